@@ -1,0 +1,5 @@
+"""Models: ``ThreeLayerConvNet`` (CS231n) and the general ``ConvNet`` of the notes' layer pattern."""
+
+from .cnn import ThreeLayerConvNet
+
+__all__ = ["ThreeLayerConvNet"]
