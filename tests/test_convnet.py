@@ -1,0 +1,111 @@
+"""The general ConvNet of the notes' pattern, and the FC->CONV conversion."""
+
+import pytest
+
+from cs231n_lib.backend import np
+from cs231n_lib.classifiers import ConvNet, fc_to_conv, total_stride
+from cs231n_lib.solver import Solver
+
+
+def numerical_model_gradients(model, X, y, h=1e-6):
+    grads = {}
+    for name, param in model.params.items():
+        grads[name] = np.zeros_like(param)
+        for ix in np.ndindex(*param.shape):
+            old = param[ix]
+            param[ix] = old + h
+            plus = model.loss(X, y)[0]
+            param[ix] = old - h
+            minus = model.loss(X, y)[0]
+            param[ix] = old
+            grads[name][ix] = (plus - minus) / (2 * h)
+    return grads
+
+
+@pytest.mark.parametrize("spec", [
+    "INPUT-6x6x2 -> [CONV3-3 -> RELU]*2 -> POOL2 -> FC-5 -> RELU -> FC",
+    "INPUT-7x7x2 -> CONV3-3/p0 -> RELU -> AVGPOOL3/s2 -> FC",
+    "INPUT-6x6x1 -> CONV3-2/d2 -> RELU -> L2POOL2 -> [FC-4 -> RELU]*2 -> FC",
+])
+def test_gradients_match_numerical_ones(rng, spec):
+    model = ConvNet(spec, num_classes=3, reg=0.1, dtype=np.float64, seed=0)
+    X = rng.standard_normal((2, *model.input_dim))
+    y = rng.integers(3, size=2)
+    _, grads = model.loss(X, y)
+    numeric = numerical_model_gradients(model, X, y)
+    assert set(grads) == set(model.params)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_params_follow_the_spec():
+    model = ConvNet("[[CONV3-8 -> RELU]*2 -> POOL2]*2 -> [FC-50 -> RELU]*1 -> FC", input_dim=(3, 32, 32))
+    shapes = {k: v.shape for k, v in model.params.items()}
+    assert shapes["W1"] == (8, 3, 3, 3) and shapes["W4"] == (8, 8, 3, 3)
+    assert shapes["W5"] == (8 * 8 * 8, 50) and shapes["W6"] == (50, 10)
+    assert len(shapes) == 12
+    # He initialization: the standard deviation is sqrt(2 / fan_in).
+    assert float(model.params["W5"].std()) == pytest.approx(np.sqrt(2 / 512), rel=0.05)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("CONV3-8 -> RELU -> FC-10 -> CONV3-8 -> FC", "comes after an FC layer"),
+    ("CONV3-8 -> RELU -> POOL2", "the last layer must give the class scores"),
+    ("CONV3-8/p0 -> POOL2 -> FC", r"W=3, F=2, P=0, S=2"),
+])
+def test_bad_architectures_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ConvNet(spec, input_dim=(3, 5, 5))
+
+
+def test_input_dim_from_the_spec_must_agree():
+    assert ConvNet("INPUT-8x8x3 -> FC").input_dim == (3, 8, 8)
+    with pytest.raises(ValueError, match="disagrees"):
+        ConvNet("INPUT-8x8x3 -> FC", input_dim=(3, 16, 16))
+
+
+def test_learns_a_small_problem():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3, 8, 8)).astype(np.float32)
+    y = (X[:, 0, :4].mean(axis=(1, 2)) > 0).astype(int)  # a visual feature decides the class
+    model = ConvNet("[CONV3-8 -> RELU -> POOL2]*2 -> FC-16 -> RELU -> FC", input_dim=(3, 8, 8),
+                    num_classes=2, seed=0)
+    solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, num_epochs=25,
+                    batch_size=20, update_rule="adam", optim_config={"learning_rate": 3e-3},
+                    verbose=False, seed=0)
+    solver.train()
+    assert solver.best_val_acc >= 0.95
+
+
+def test_fc_to_conv_slides_the_net_over_a_larger_image():
+    """The notes' 224 -> 384 example, scaled down: a net trained on 18x18 images with total
+    stride 4, forwarded once on a 30x30 image, gives the 4x4 grid of scores that the original
+    net gives on the 18x18 crops taken every 4 pixels."""
+    rng = np.random.default_rng(3)
+    # Unpadded convs: a crop then sees exactly what the big image's window sees (zero
+    # padding at a crop's border would differ from the neighbouring pixels of the big image).
+    net = ConvNet("INPUT-18x18x3 -> CONV3-6/p0 -> RELU -> POOL2 -> CONV3-8/p0 -> RELU -> POOL2 "
+                  "-> FC-12 -> RELU -> FC", num_classes=5, dtype=np.float64, seed=1)
+    X = rng.standard_normal((40, 3, 18, 18))
+    y = rng.integers(5, size=40)
+    Solver(net, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, num_epochs=2, batch_size=10,
+           update_rule="adam", verbose=False, seed=0).train()  # "a trained net"
+    conv_net = fc_to_conv(net)
+    assert "FC" not in conv_net.spec and conv_net.spec.endswith("CONV3-12/p0 -> RELU -> CONV1-5")
+    same_size = rng.standard_normal((2, 3, 18, 18))
+    np.testing.assert_allclose(conv_net.loss(same_size), net.loss(same_size), rtol=1e-10)
+    stride = total_stride(net)
+    assert stride == 4
+    big = rng.standard_normal((2, 3, 30, 30))
+    grid = conv_net.loss(big)
+    assert grid.shape == (2, 5, 4, 4)
+    for i in range(4):
+        for j in range(4):
+            crop = big[:, :, i * stride:i * stride + 18, j * stride:j * stride + 18]
+            np.testing.assert_allclose(grid[:, :, i, j], net.loss(crop), rtol=1e-9, atol=1e-12)
+
+
+def test_fc_to_conv_refuses_a_non_square_volume():
+    net = ConvNet("CONV3-2 -> RELU -> FC", input_dim=(1, 4, 6))
+    with pytest.raises(ValueError, match="4x6 volume"):
+        fc_to_conv(net)
