@@ -1,5 +1,7 @@
 """The calculator against the notes' worked numbers, and conv_output_size against brute force."""
 
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -242,3 +244,35 @@ def test_summary_is_a_plain_value():
     assert isinstance(summary, Summary)
     assert summary.rows[1].layer == Conv(3, 2)
     assert BYTES_PER_MB == 2 ** 20
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/architecture.md shows real output
+# ---------------------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
+
+
+def fenced_block_after(marker, text):
+    """The ``` block that follows an HTML comment marker in the page."""
+    after = text[text.index(marker):]
+    return after.split("```\n", 2)[1].rstrip("\n")
+
+
+def test_doc_tables_are_what_format_table_prints():
+    text = DOC.read_text()
+    assert fenced_block_after("<!-- vgg-table", text) == format_table(summarize(VGGNET16))
+    assert fenced_block_after("<!-- alexnet-table", text) == \
+        format_table(summarize(ALEXNET_CONV1, parameter_sharing=False))
+
+
+def test_doc_error_examples_are_the_real_messages():
+    from cs231n_lib import architecture, layer_spec
+    namespace = {**vars(layer_spec), **vars(architecture)}
+    lines = DOC.read_text().splitlines()
+    examples = [(line[4:], lines[i + 1]) for i, line in enumerate(lines) if line.startswith(">>> ")]
+    assert len(examples) == 3
+    for call, shown in examples:
+        with pytest.raises(ValueError) as caught:
+            eval(call, namespace)  # the page's own examples, nothing from outside the repo
+        assert shown == f"ValueError: {caught.value}", call
