@@ -1,4 +1,4 @@
-"""Fast conv and pool layers through im2col: same signatures as the naive layers.
+"""Fast conv (im2col) and pool (strided taps) layers: same signatures as the naive layers.
 
 ``conv_forward_fast(x, w, b, conv_param)`` accepts what ``conv_forward_naive``
 accepts (stride, pad, dilation) and returns the same ``out``; its cache is
@@ -25,7 +25,7 @@ import os
 from .backend import get_array_module
 from .checks import require_float_array, require_shape
 from .geometry import conv_output_shape, conv_params, pool_output_shape, pool_params
-from .im2col import col2im, im2col
+from .im2col import col2im, im2col, tap_slices
 
 WORKSPACE_ENV_VAR = "CS231N_CONV_WORKSPACE_MB"
 _workspace_bytes = None  # None: read the environment variable on first use
@@ -65,34 +65,38 @@ def images_per_chunk(x_shape, w_shape, out_hw, itemsize):
 # ----------------------------------------------------------------------------- convolution
 
 def conv_forward_im2col(x, w, b, stride, pad, dilation):
-    """Convolution as one matrix multiply, the notes' four steps, on a whole (chunk of a) batch.
+    """Convolution as matrix multiplication, the notes' four steps, on a (chunk of a) batch.
 
     Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,); checked hyperparameters.
-    Returns (out, cols): out (N, F, H', W') and the im2col matrix (C*HH*WW, N*H'*W').
+    Returns (out, cols): out (N, F, H', W') and the columns (N, C*HH*WW, H'*W').
     """
     xp = get_array_module(x)
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, stride, pad, dilation)
     out, cols = None, None
     ### BEGIN SOLUTION
     _, _, HH, WW = w.shape
-    cols = im2col(x, HH, WW, stride, pad, dilation)  # 1. windows stretched into columns
-    w_rows = w.reshape(F, -1)  # 2. filters stretched into rows, (F, C*HH*WW)
-    out = w_rows @ cols + b[:, None]  # 3. one matrix multiply, (F, N*H'*W')
-    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # 4. back to (N, F, H', W')
-    out = xp.ascontiguousarray(out)
+    cols = im2col(x, HH, WW, stride, pad, dilation)  # 1. each window stretched into a column
+    w_rows = w.reshape(F, -1)  # 2. each filter stretched into a row, (F, C*HH*WW)
+    out = xp.matmul(w_rows, cols)  # 3. one matrix multiply per image, (N, F, H'*W')
+    out += b[:, None]
+    out = out.reshape(N, F, H_out, W_out)  # 4. the rows back into output maps
     ### END SOLUTION
     return out, cols
 
 
-def conv_backward_im2col(dout, x_shape, w, cols, stride, pad, dilation):
-    """Backward of :func:`conv_forward_im2col`. Returns (dx, dw, db)."""
-    F = w.shape[0]
+def conv_backward_im2col(dout, x_shape, w, cols, stride, pad, dilation, need_dx=True):
+    """Backward of :func:`conv_forward_im2col`. Returns (dx, dw, db); dx is None unless need_dx."""
+    xp = get_array_module(dout)
+    N, F, H_out, W_out = dout.shape
     _, _, HH, WW = w.shape
-    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*H'*W')
-    dw = (dout_rows @ cols.T).reshape(w.shape)
-    dcols = w.reshape(F, -1).T @ dout_rows  # (C*HH*WW, N*H'*W')
-    dx = col2im(dcols, x_shape, HH, WW, stride, pad, dilation)
-    db = dout_rows.sum(axis=1)
+    dout_rows = dout.reshape(N, F, H_out * W_out)
+    # One GEMM per image, then a sum: no transposed copy of dout or cols is made.
+    dw = xp.matmul(dout_rows, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    db = dout_rows.sum(axis=(0, 2))
+    dx = None
+    if need_dx:
+        dcols = xp.matmul(w.reshape(F, -1).T, dout_rows)  # (N, C*HH*WW, H'*W')
+        dx = col2im(dcols, x_shape, HH, WW, stride, pad, dilation)
     return dx, dw, db
 
 
@@ -119,83 +123,97 @@ def conv_forward_fast(x, w, b, conv_param):
     return out, (x, w, b, conv_param, None)
 
 
-def conv_backward_fast(dout, cache):
-    """Backward pass of :func:`conv_forward_fast`. Returns (dx, dw, db) like the naive backward."""
+def conv_backward_fast(dout, cache, need_dx=True):
+    """Backward pass of :func:`conv_forward_fast`. Returns (dx, dw, db) like the naive backward.
+
+    ``need_dx=False`` skips the input gradient (dx is None): a network's first
+    layer never needs it, and it costs a third of the backward pass.
+    """
     x, w, b, conv_param, cols = cache
     stride, pad, dilation = conv_params(conv_param)
     require_float_array("dout", dout, ndim=4, layout="(N, F, H', W')")
     out_shape = conv_output_shape(x.shape, w.shape, stride, pad, dilation)
     require_shape("dout", dout, out_shape, "(N, F, H', W')")
     if cols is not None:
-        return conv_backward_im2col(dout, x.shape, w, cols, stride, pad, dilation)
+        return conv_backward_im2col(dout, x.shape, w, cols, stride, pad, dilation, need_dx)
     xp = get_array_module(x)
     N, _, H_out, W_out = out_shape
     _, _, HH, WW = w.shape
     chunk = images_per_chunk(x.shape, w.shape, (H_out, W_out), x.dtype.itemsize)
-    dx = xp.empty_like(x)
+    dx = xp.empty_like(x) if need_dx else None
     dw = xp.zeros_like(w)
     db = xp.zeros_like(b)
     for start in range(0, N, chunk):
         x_chunk = x[start:start + chunk]
         cols_chunk = im2col(x_chunk, HH, WW, stride, pad, dilation)
-        dx[start:start + chunk], dw_chunk, db_chunk = conv_backward_im2col(
-            dout[start:start + chunk], x_chunk.shape, w, cols_chunk, stride, pad, dilation)
+        dx_chunk, dw_chunk, db_chunk = conv_backward_im2col(
+            dout[start:start + chunk], x_chunk.shape, w, cols_chunk, stride, pad, dilation, need_dx)
+        if need_dx:
+            dx[start:start + chunk] = dx_chunk
         dw += dw_chunk
         db += db_chunk
     return dx, dw, db
 
 
 # ----------------------------------------------------------------------------- pooling
-# Pooling is im2col on each channel alone: every (N*C) channel becomes a one-channel
-# image, so each column holds one pooling window.
+# Pooling walks the pool_height * pool_width taps of all windows at once: tap (kh, kw)
+# of every window is one strided slice of x (im2col's tap_slices), so each tap costs one
+# elementwise pass over the (N, C, H', W') output and no window matrix is built.
 
-def _pool_columns(x, pool_height, pool_width, stride):
-    N, C, H, W = x.shape
-    return im2col(x.reshape(N * C, 1, H, W), pool_height, pool_width, stride, 0)  # (ph*pw, N*C*H'*W')
-
-
-def _pool_columns_back(dcols, x_shape, pool_height, pool_width, stride):
-    N, C, H, W = x_shape
-    return col2im(dcols, (N * C, 1, H, W), pool_height, pool_width, stride, 0).reshape(x_shape)
+def _pool_taps(x_shape, pool_height, pool_width, stride):
+    _, _, H_out, W_out = pool_output_shape(x_shape, pool_height, pool_width, stride)
+    return list(tap_slices(H_out, W_out, pool_height, pool_width, stride, 1))
 
 
 def max_pool_forward_fast(x, pool_param):
-    """Max pooling through im2col. Inputs and out as :func:`layers.max_pool_forward_naive`.
+    """Max pooling. Inputs and out as :func:`layers.max_pool_forward_naive`.
 
     Works for any window and stride, overlapping (3x3, stride 2) included.
-    Returns (out, cache) with cache = (x, pool_param, switches), switches being the
-    argmax of each window (the first maximum on ties, as the naive layer).
+    Returns (out, cache) with cache = (x, pool_param, out).
     """
     require_float_array("x", x, ndim=4, layout="(N, C, H, W)")
     pool_height, pool_width, stride = pool_params(pool_param)
-    out_shape = pool_output_shape(x.shape, pool_height, pool_width, stride)
-    cols = _pool_columns(x, pool_height, pool_width, stride)
-    switches = cols.argmax(axis=0)  # (N*C*H'*W',)
-    out = cols.max(axis=0).reshape(out_shape)
-    return out, (x, pool_param, switches)
+    xp = get_array_module(x)
+    taps = _pool_taps(x.shape, pool_height, pool_width, stride)
+    _, _, rows, cols = taps[0]
+    out = x[:, :, rows, cols].copy()
+    for _, _, rows, cols in taps[1:]:
+        xp.maximum(out, x[:, :, rows, cols], out=out)
+    return out, (x, pool_param, out)
 
 
 def max_pool_backward_fast(dout, cache):
-    """Backward pass of :func:`max_pool_forward_fast`. Returns dx: (N, C, H, W)."""
-    x, pool_param, switches = cache
+    """Backward pass of :func:`max_pool_forward_fast`. Returns dx: (N, C, H, W).
+
+    Each window's gradient goes to the first tap, in row-major order, that equals
+    the window's maximum (as the naive layer's argmax); ``unclaimed`` marks the
+    windows whose maximum no earlier tap has taken yet.
+    """
+    x, pool_param, out = cache
     pool_height, pool_width, stride = pool_params(pool_param)
     require_float_array("dout", dout, ndim=4, layout="(N, C, H', W')")
-    require_shape("dout", dout, pool_output_shape(x.shape, pool_height, pool_width, stride),
-                  "(N, C, H', W')")
+    require_shape("dout", dout, out.shape, "(N, C, H', W')")
     xp = get_array_module(x)
-    taps = xp.arange(pool_height * pool_width)[:, None]
-    dcols = (taps == switches) * dout.reshape(1, -1)  # (ph*pw, N*C*H'*W')
-    return _pool_columns_back(dcols.astype(dout.dtype, copy=False), x.shape,
-                              pool_height, pool_width, stride)
+    dx = xp.zeros(x.shape, dtype=dout.dtype)
+    unclaimed = xp.ones(out.shape, dtype=bool)
+    for _, _, rows, cols in _pool_taps(x.shape, pool_height, pool_width, stride):
+        is_max = x[:, :, rows, cols] == out
+        is_max &= unclaimed
+        unclaimed ^= is_max
+        dx[:, :, rows, cols] += dout * is_max  # a multiply: much faster than where() here
+    return dx
 
 
 def avg_pool_forward_fast(x, pool_param):
-    """Average pooling through im2col. Inputs and out as :func:`layers.avg_pool_forward_naive`."""
+    """Average pooling. Inputs and out as :func:`layers.avg_pool_forward_naive`."""
     require_float_array("x", x, ndim=4, layout="(N, C, H, W)")
     pool_height, pool_width, stride = pool_params(pool_param)
-    out_shape = pool_output_shape(x.shape, pool_height, pool_width, stride)
-    out = _pool_columns(x, pool_height, pool_width, stride).mean(axis=0).reshape(out_shape)
-    return out, (x, pool_param)
+    taps = _pool_taps(x.shape, pool_height, pool_width, stride)
+    _, _, rows, cols = taps[0]
+    total = x[:, :, rows, cols].copy()
+    for _, _, rows, cols in taps[1:]:
+        total += x[:, :, rows, cols]
+    return total / (pool_height * pool_width), (x, pool_param)
 
 
 def avg_pool_backward_fast(dout, cache):
@@ -206,6 +224,8 @@ def avg_pool_backward_fast(dout, cache):
     require_shape("dout", dout, pool_output_shape(x.shape, pool_height, pool_width, stride),
                   "(N, C, H', W')")
     xp = get_array_module(x)
-    share = dout.reshape(1, -1) / (pool_height * pool_width)
-    dcols = xp.broadcast_to(share, (pool_height * pool_width, share.shape[1]))
-    return _pool_columns_back(dcols, x.shape, pool_height, pool_width, stride)
+    share = dout / (pool_height * pool_width)
+    dx = xp.zeros(x.shape, dtype=dout.dtype)
+    for _, _, rows, cols in _pool_taps(x.shape, pool_height, pool_width, stride):
+        dx[:, :, rows, cols] += share
+    return dx

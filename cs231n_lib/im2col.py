@@ -6,14 +6,16 @@ Matrix Multiplication"). It loops over the HH * WW filter offsets, not over the
 output positions: each offset is one strided slice of the padded input that
 holds that tap for every window at once. The same code runs on NumPy and CuPy.
 
-Column layout: rows are ordered (c, kh, kw), exactly like ``w.reshape(F, -1)``;
-columns are ordered (n, i, j), so ``cols.shape == (C*HH*WW, N*H_out*W_out)``.
+Layout: one matrix per image, as the notes' ``X_col``: for image n,
+``cols[n]`` is (C*HH*WW, H_out*W_out) with rows ordered (c, kh, kw), exactly like
+``w.reshape(F, -1)``, and columns ordered (i, j). So ``w.reshape(F, -1) @ cols``
+is (N, F, H_out*W_out): already the (N, F, H', W') output, with no transpose.
 
 >>> from cs231n_lib.backend import np
 >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
->>> im2col(x, 2, 2, stride=2, pad=0).shape   # 4 taps x 4 windows
-(4, 4)
->>> im2col(x, 2, 2, stride=2, pad=0)[:, 0]   # the top-left 2x2 window
+>>> im2col(x, 2, 2, stride=2, pad=0).shape   # 1 image, 4 taps x 4 windows
+(1, 4, 4)
+>>> im2col(x, 2, 2, stride=2, pad=0)[0, :, 0]   # the top-left 2x2 window
 array([0., 1., 4., 5.])
 """
 
@@ -38,7 +40,7 @@ def im2col(x, filter_height, filter_width, stride, pad, dilation=1):
     """Receptive fields as columns.
 
     Inputs: x (N, C, H, W); filter size, stride, zero padding and dilation.
-    Returns cols: (C * filter_height * filter_width, N * H_out * W_out).
+    Returns cols: (N, C * filter_height * filter_width, H_out * W_out).
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
@@ -47,11 +49,11 @@ def im2col(x, filter_height, filter_width, stride, pad, dilation=1):
     cols = None
     ### BEGIN SOLUTION
     x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
-    cols = xp.empty((C, filter_height, filter_width, N, H_out, W_out), dtype=x.dtype)
+    cols = xp.empty((N, C, filter_height, filter_width, H_out, W_out), dtype=x.dtype)
     for kh, kw, rows, cols_slice in tap_slices(H_out, W_out, filter_height, filter_width,
                                                stride, dilation):
-        cols[:, kh, kw] = x_pad[:, :, rows, cols_slice].transpose(1, 0, 2, 3)  # (C, N, H', W')
-    cols = cols.reshape(C * filter_height * filter_width, N * H_out * W_out)
+        cols[:, :, kh, kw] = x_pad[:, :, rows, cols_slice]  # (N, C, H', W')
+    cols = cols.reshape(N, C * filter_height * filter_width, H_out * W_out)
     ### END SOLUTION
     return cols
 
@@ -59,7 +61,7 @@ def im2col(x, filter_height, filter_width, stride, pad, dilation=1):
 def col2im(cols, x_shape, filter_height, filter_width, stride, pad, dilation=1):
     """The adjoint of :func:`im2col`: sum each column back into the window it came from.
 
-    Inputs: cols (C * filter_height * filter_width, N * H_out * W_out); x_shape (N, C, H, W).
+    Inputs: cols (N, C * filter_height * filter_width, H_out * W_out); x_shape (N, C, H, W).
     Returns dx: (N, C, H, W). Where windows overlap, their contributions add up.
     """
     xp = get_array_module(cols)
@@ -68,11 +70,11 @@ def col2im(cols, x_shape, filter_height, filter_width, stride, pad, dilation=1):
     W_out = output_size("width", W, filter_width, pad, stride, dilation)
     dx = None
     ### BEGIN SOLUTION
-    cols = cols.reshape(C, filter_height, filter_width, N, H_out, W_out)
+    cols = cols.reshape(N, C, filter_height, filter_width, H_out, W_out)
     dx_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     for kh, kw, rows, cols_slice in tap_slices(H_out, W_out, filter_height, filter_width,
                                                stride, dilation):
-        dx_pad[:, :, rows, cols_slice] += cols[:, kh, kw].transpose(1, 0, 2, 3)  # (N, C, H', W')
+        dx_pad[:, :, rows, cols_slice] += cols[:, :, kh, kw]  # (N, C, H', W')
     dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
     ### END SOLUTION
     return dx

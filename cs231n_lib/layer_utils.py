@@ -45,12 +45,15 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     return out, (conv_cache, relu_cache, pool_cache)
 
 
-def conv_relu_pool_backward(dout, cache):
-    """Backward of :func:`conv_relu_pool_forward`. Returns (dx, dw, db)."""
+def conv_relu_pool_backward(dout, cache, need_dx=True):
+    """Backward of :func:`conv_relu_pool_forward`. Returns (dx, dw, db).
+
+    need_dx=False skips the input gradient (dx is None), for a network's first layer.
+    """
     conv_cache, relu_cache, pool_cache = cache
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
-    return conv_backward_fast(da, conv_cache)
+    return conv_backward_fast(da, conv_cache, need_dx=need_dx)
 
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):

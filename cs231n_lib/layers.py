@@ -81,9 +81,10 @@ def relu_forward(x):
     Input x: any shape. Returns (out, cache) with out of x's shape and cache = x.
     """
     require_float_array("x", x)
+    xp = get_array_module(x)
     out = None
     ### BEGIN SOLUTION
-    out = x * (x > 0)
+    out = xp.maximum(x, 0)
     ### END SOLUTION
     cache = x
     return out, cache

@@ -159,3 +159,28 @@ def test_fast_conv_in_chunks_is_identical(rng):
     np.testing.assert_allclose(chunk_out, whole_out, rtol=1e-12)
     for chunked, whole in zip(chunk_grads, whole_grads):
         np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_backward_can_skip_dx(rng):
+    x, w, b = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    dout = rng.standard_normal((3, 4, 6, 6))
+    _, cache = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    dx, dw, db = fast_layers.conv_backward_fast(dout, cache)
+    no_dx, dw_only, db_only = fast_layers.conv_backward_fast(dout, cache, need_dx=False)
+    assert dx is not None and no_dx is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (3, 3), (2, 1)])
+def test_common_pool_shapes_with_ties_fast_equals_naive(rng, size, stride):
+    """Tiling (2x2/2), overlapping (3x3/2, where CS231n's own fast pooling crashes), 3x3/3, 2x2/1."""
+    H = 2 * stride + size  # three windows along each side
+    x = rng.integers(0, 2, size=(4, 3, H, H + stride)).astype(np.float32)  # ties everywhere
+    pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+    out_naive, cache_naive = layers.max_pool_forward_naive(x, pool_param)
+    out_fast, cache_fast = fast_layers.max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out_naive.shape).astype(np.float32)
+    np.testing.assert_array_equal(out_fast, out_naive)
+    np.testing.assert_array_equal(fast_layers.max_pool_backward_fast(dout, cache_fast),
+                                  layers.max_pool_backward_naive(dout, cache_naive))

@@ -89,7 +89,7 @@ class ThreeLayerConvNet:
         loss = data_loss + 0.5 * self.reg * weight_norms
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache)
+        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache, need_dx=False)
         for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
             grads[name] = grads[name] + self.reg * W
         ### END SOLUTION
