@@ -25,7 +25,7 @@ demo: venv
 
 bench: venv
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) bench/run_all.py
+	cd bench && ../$(PY) run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis runs

@@ -196,11 +196,16 @@ def max_pool_backward_fast(dout, cache):
     xp = get_array_module(x)
     dx = xp.zeros(x.shape, dtype=dout.dtype)
     unclaimed = xp.ones(out.shape, dtype=bool)
+    windows_overlap = stride < pool_height or stride < pool_width
     for _, _, rows, cols in _pool_taps(x.shape, pool_height, pool_width, stride):
         is_max = x[:, :, rows, cols] == out
         is_max &= unclaimed
         unclaimed ^= is_max
-        dx[:, :, rows, cols] += dout * is_max  # a multiply: much faster than where() here
+        # A multiply, not where(): several times faster in NumPy here.
+        if windows_overlap:
+            dx[:, :, rows, cols] += dout * is_max
+        else:  # each input position belongs to one window: write instead of read-add-write
+            xp.multiply(dout, is_max, out=dx[:, :, rows, cols])
     return dx
 
 

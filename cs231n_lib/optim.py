@@ -76,11 +76,15 @@ def adam(w, dw, config=None):
     config["t"] += 1
     t, beta1, beta2 = config["t"], config["beta1"], config["beta2"]
     config["m"] = beta1 * config["m"] + (1 - beta1) * dw
-    config["v"] = beta2 * config["v"] + (1 - beta2) * dw * dw
-    m_hat = config["m"] / (1 - beta1 ** t)
-    v_hat = config["v"] / (1 - beta2 ** t)
-    next_w = w - config["learning_rate"] * m_hat / (xp.sqrt(v_hat) + config["epsilon"])
-    return next_w, config
+    config["v"] = beta2 * config["v"] + (1 - beta2) * (dw * dw)
+    # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into two scalars
+    # so that the big arrays are touched as few times as possible.
+    denominator = xp.sqrt(config["v"])
+    denominator *= 1 / (1 - beta2 ** t) ** 0.5
+    denominator += config["epsilon"]
+    step = config["m"] / denominator
+    step *= config["learning_rate"] / (1 - beta1 ** t)
+    return w - step, config
 
 
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop,
