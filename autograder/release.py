@@ -1,0 +1,114 @@
+"""The release pipeline: from ``cs231n_lib/`` + ``solutions/<a>/`` to ``assignments/<a>/``.
+
+Steps, in order; any failure stops the release and leaves ``assignments/`` as it was:
+
+1. read ``solutions/tasks.toml`` and stub the reference library in memory, which checks
+   every solution region against the tasks (nothing is built when they disagree);
+2. write ``course/nbgrader_config.py`` and rebuild ``course/source/<a>/``;
+3. ``nbgrader generate_assignment <a> --force`` (clears notebook solutions and hidden tests);
+4. stub the library copy in ``course/release/<a>/`` (nbgrader copies ``.py`` files verbatim)
+   and make the released notebooks deterministic;
+5. stage a copy beside ``assignments/<a>/`` and scan it for leaks;
+6. only when every selected assignment is clean, swap each staged copy into place.
+
+An assignment whose notebook does not exist yet is skipped with a notice when releasing
+everything, and is an error when asked for by name.
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+
+from . import course, generate, leak_scan, publish, stubs
+from .errors import ReleaseError
+from .layout import KitLayout
+from .notebooks import read_notebook, without_volatile_metadata, write_notebook
+from .tasks import Assignment, Catalog, load_catalog
+
+
+@dataclasses.dataclass
+class ReleaseReport:
+    released: list[str] = dataclasses.field(default_factory=list)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)   # assignment -> why
+
+
+def release(layout: KitLayout, names: list[str] | None = None, log=print) -> ReleaseReport:
+    catalog = load_catalog(layout.tasks_file, layout.lib_dir)
+    stubs.stub_library(layout.lib_dir, catalog)  # check the regions before building anything
+    report = ReleaseReport()
+    ready = _select(layout, catalog, names, report)
+    for name, why in report.skipped.items():
+        log(f"release: skipping {name}: {why}")
+    if not ready:
+        log("release: nothing to release")
+        return report
+
+    rules = leak_scan.collect_rules(_source_notebooks(layout, catalog), layout.lib_dir)
+    course.write_config(layout, catalog)
+    publish.remove_leftovers(layout.assignments_dir)
+    staged: dict[str, Path] = {}
+    try:
+        for assignment in ready:
+            staged[assignment.name] = _build(layout, catalog, assignment, rules, log)
+        for name, staging in staged.items():
+            publish.swap_in(staging, layout.assignments_dir / name)
+            report.released.append(name)
+            log(f"release: {name}: written to {layout.assignments_dir / name}")
+    finally:
+        for staging in staged.values():
+            if staging.exists():
+                publish.discard(staging)
+    return report
+
+
+def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, log) -> Path:
+    """Steps 2-5 for one assignment; returns its checked staging folder."""
+    name = assignment.name
+    course.prepare_source(layout, assignment)
+    started = time.monotonic()
+    generate.generate_assignment(layout.course_dir, name)
+    log(f"release: {name}: nbgrader generate_assignment ({time.monotonic() - started:.1f} s)")
+    released = course.release_dir(layout, name)
+    if not (released / assignment.notebook).is_file():
+        raise ReleaseError(f"nbgrader did not write {released / assignment.notebook}")
+    rewritten = stubs.write_stubs(released / layout.lib_name, catalog)
+    log(f"release: {name}: stubbed {len(rewritten)} library files")
+    for notebook in sorted(released.rglob("*.ipynb")):
+        write_notebook(without_volatile_metadata(read_notebook(notebook)), notebook)
+
+    staging = publish.stage(released, layout.assignments_dir, name)
+    leaks = leak_scan.scan_release(staging, rules)
+    if leaks:
+        publish.discard(staging)
+        publish.discard(released)  # fail closed: nbgrader must not hand this release out either
+        listing = "\n  ".join(str(leak) for leak in leaks[:50])
+        more = f"\n  ... and {len(leaks) - 50} more" if len(leaks) > 50 else ""
+        raise ReleaseError(f"{name}: the release leaks instructor-only text; nothing was written.\n  "
+                           f"{listing}{more}")
+    log(f"release: {name}: leak scan clean")
+    return staging
+
+
+def _select(layout: KitLayout, catalog: Catalog, names, report: ReleaseReport) -> list[Assignment]:
+    explicit = bool(names)
+    selected = [catalog.get(name) for name in names] if explicit else list(catalog.assignments)
+    ready = []
+    for assignment in selected:
+        notebook = layout.solutions_dir / assignment.name / assignment.notebook
+        if notebook.is_file():
+            ready.append(assignment)
+        elif explicit:
+            raise ReleaseError(f"{assignment.name}: expected its notebook at {notebook}, found none")
+        else:
+            report.skipped[assignment.name] = f"no notebook yet at {notebook}"
+    return ready
+
+
+def _source_notebooks(layout: KitLayout, catalog: Catalog) -> list[Path]:
+    """Every source notebook of every assignment: a hidden test of one must not leak into another."""
+    found = []
+    for assignment in catalog.assignments:
+        folder = layout.solutions_dir / assignment.name
+        if folder.is_dir():
+            found.extend(sorted(folder.rglob("*.ipynb")))
+    return [path for path in found if ".ipynb_checkpoints" not in path.parts]
