@@ -9,7 +9,7 @@ import argparse
 import pathlib
 import sys
 
-from .cifar10 import FOLDER_NAME
+from .cifar10 import CIFAR10, FOLDER_NAME, Expectations
 from .errors import DatasetError, describe_os_error
 from .fetch import check_checksums, choose_source, fetch_cifar10
 from .locate import (COURSE_ENV_VAR, DATA_ENV_VAR, DEFAULT_COURSE_DIR, batches_folder_in,
@@ -21,6 +21,24 @@ from .verify import verify_folder
 def _info(message):
     """Progress notes go to stderr so stdout carries only results."""
     print(message, file=sys.stderr, flush=True)
+
+
+def _expected_counts(text):
+    """'20,30,10,3' -> Expectations(20, 30, 10, 3); for tests on a small archive in the real format."""
+    try:
+        values = [int(part) for part in text.split(",")]
+        if len(values) == 4 and min(values) > 0:
+            return Expectations(*values)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        "expected TRAIN_ROWS_PER_BATCH,TEST_ROWS,TRAIN_PER_CLASS,TEST_PER_CLASS, e.g. 10000,10000,5000,1000")
+
+
+def _add_expectations_option(parser):
+    # Hidden on purpose: a TA never needs it, tests do (a small archive in the real format).
+    parser.add_argument("--expected-counts", type=_expected_counts, default=CIFAR10,
+                        help=argparse.SUPPRESS)
 
 
 def _add_source_options(parser):
@@ -57,10 +75,12 @@ def build_parser():
     fetch.add_argument("--retry-wait", type=float, default=1.0, metavar="SECONDS",
                        help="first pause between attempts, doubled each time (default: %(default)s)")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_expectations_option(fetch)
 
     verify = commands.add_parser("verify", help="check an installed CIFAR-10")
     verify.add_argument("--dest", type=pathlib.Path, default=None,
                         help=f"folder holding {FOLDER_NAME}/ (default: where the loaders look)")
+    _add_expectations_option(verify)
 
     publish_cmd = commands.add_parser("publish", help="install a read-only, verified copy for a class")
     publish_cmd.add_argument("--to", type=pathlib.Path, required=True,
@@ -68,6 +88,7 @@ def build_parser():
     publish_cmd.add_argument("--from", dest="source_folder", type=pathlib.Path, default=None,
                              help="an existing install to copy (default: where the loaders look)")
     _add_source_options(publish_cmd)
+    _add_expectations_option(publish_cmd)
 
     commands.add_parser("where", help="print the folder the loaders use and the search order")
     return parser
@@ -78,13 +99,14 @@ def _run_fetch(args):
                            md5=args.md5, no_checksum=args.no_checksum)
     report = fetch_cifar10(args.dest, source, keep_archive=args.keep_archive,
                            timeout=args.timeout, retries=args.retries,
-                           retry_wait=args.retry_wait, progress=not args.quiet, say=_info)
+                           retry_wait=args.retry_wait, progress=not args.quiet,
+                           expectations=args.expected_counts, say=_info)
     print(report.folder)
 
 
 def _run_verify(args):
     folder = find_cifar10(args.dest) if args.dest is not None else find_cifar10()
-    print(verify_folder(folder))
+    print(verify_folder(folder, args.expected_counts))
 
 
 def _run_publish(args):
@@ -99,12 +121,14 @@ def _run_publish(args):
         if not source.archive.is_file():
             raise DatasetError(f"--archive {source.archive} does not exist or is not a file")
         check_checksums(source.archive, source, _info)
-        report = publish(args.to, archive=source.archive, say=_info)
+        report = publish(args.to, archive=source.archive, expectations=args.expected_counts,
+                         say=_info)
     else:
         if args.sha256 or args.md5 or args.no_checksum:
             raise DatasetError("--sha256/--md5/--no-checksum go with --archive")
         folder = find_cifar10(args.source_folder)
-        report = publish(args.to, source_folder=folder, source_label=str(folder), say=_info)
+        report = publish(args.to, source_folder=folder, source_label=str(folder),
+                         expectations=args.expected_counts, say=_info)
     print(report.folder)
 
 

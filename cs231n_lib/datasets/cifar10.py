@@ -9,6 +9,7 @@ Pickles can run code when loaded, and a course may take its copy from any mirror
 are read with an unpickler that only builds NumPy arrays, lists, dicts, bytes and numbers.
 """
 
+import codecs
 import dataclasses
 import pickle
 
@@ -60,6 +61,9 @@ for _module in ("numpy.core.multiarray", "numpy._core.multiarray",
     _ALLOWED_GLOBALS[(_module, "_frombuffer")] = _FROMBUFFER
 _ALLOWED_GLOBALS[("numpy", "ndarray")] = np.ndarray
 _ALLOWED_GLOBALS[("numpy", "dtype")] = np.dtype
+# Python 3 writes bytes in protocol 2 as codecs.encode(text, 'latin1'): a course re-pickling
+# the batches under Python 3 produces it. It only converts text to bytes.
+_ALLOWED_GLOBALS[("_codecs", "encode")] = codecs.encode
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -72,18 +76,25 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
                 f"NumPy arrays, lists and bytes") from None
 
 
+class BatchReadError(CorruptArchiveError):
+    """A batch file is not a CIFAR-10 pickle; ``cause`` says why without the path."""
+
+    def __init__(self, path, cause):
+        self.path, self.cause = path, cause
+        super().__init__(f"{path} is not a readable CIFAR-10 pickle: {cause}")
+
+
 def read_pickle(path):
     """Load one CIFAR-10 pickle (a batch or batches.meta) as a dict with bytes keys.
 
-    Raises CorruptArchiveError naming the file when it is not such a pickle.
+    Raises BatchReadError (a CorruptArchiveError) naming the file when it is not such a pickle.
     """
     try:
         with open(path, "rb") as handle:
             loaded = _ArraysOnlyUnpickler(handle, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError) as error:
-        raise CorruptArchiveError(f"{path} is not a readable CIFAR-10 pickle: {error}") from None
+        raise BatchReadError(path, f"{type(error).__name__}: {error}") from None
     if not isinstance(loaded, dict):
-        raise CorruptArchiveError(
-            f"{path} should hold a dict, found {type(loaded).__name__}")
+        raise BatchReadError(path, f"it holds a {type(loaded).__name__}, expected a dict")
     return loaded

@@ -13,7 +13,7 @@ import tempfile
 
 from .archive import check_layout, safe_extract
 from .cifar10 import CIFAR10, FOLDER_NAME, REQUIRED_FILES
-from .errors import DatasetError, InstallError, describe_os_error
+from .errors import DatasetError, InstallError, VerificationError, describe_os_error
 from .manifest import MANIFEST_NAME
 from .verify import verify_folder
 
@@ -88,7 +88,12 @@ def install(dest_dir, *, archive=None, source_folder=None, expectations=CIFAR10,
             # The old manifest is not copied: publish writes a fresh one for the new copy.
             shutil.copytree(source_folder, folder, ignore=shutil.ignore_patterns(MANIFEST_NAME),
                             symlinks=False)
-        report = verify_folder(folder, expectations)
+        try:
+            report = verify_folder(folder, expectations)
+        except VerificationError as error:
+            # Name what the TA gave, not the staging folder that is about to disappear.
+            origin = f"{FOLDER_NAME}/ in {archive}" if archive is not None else str(source_folder)
+            raise VerificationError(origin, error.problems) from None
         if finalize is not None:
             finalize(folder)
         _move_into_place(folder, target)

@@ -11,8 +11,8 @@ import pathlib
 from cs231n_lib.backend import np
 
 from .cifar10 import (CIFAR10, LABEL_NAMES, META_FILE, REQUIRED_FILES, ROW_LENGTH, TEST_BATCH,
-                      TRAIN_BATCHES, read_pickle)
-from .errors import CorruptArchiveError, VerificationError
+                      TRAIN_BATCHES, BatchReadError, read_pickle)
+from .errors import VerificationError
 from .manifest import manifest_problems, read_manifest
 
 NUM_CLASSES = len(LABEL_NAMES)
@@ -40,8 +40,8 @@ def _check_batch(path, expected_rows, problems):
     name = path.name
     try:
         batch = read_pickle(path)
-    except CorruptArchiveError as error:
-        problems.append(f"{name}: {error}")
+    except BatchReadError as error:
+        problems.append(f"{name}: not a readable CIFAR-10 pickle ({error.cause})")
         return None
     missing = [key for key in (b"data", b"labels") if key not in batch]
     if missing:
@@ -86,8 +86,8 @@ def _check_class_totals(what, labels, expected_per_class, problems):
 def _check_meta(path, problems):
     try:
         meta = read_pickle(path)
-    except CorruptArchiveError as error:
-        problems.append(f"{META_FILE}: {error}")
+    except BatchReadError as error:
+        problems.append(f"{META_FILE}: not a readable CIFAR-10 pickle ({error.cause})")
         return
     names = meta.get(b"label_names")
     try:
