@@ -113,10 +113,10 @@ def _transfer_once(url, part_path, timeout, progress):
         if offset and response.status == 200:
             restart = True  # the server ignored Range and sends the whole file
         elif offset and response.status == 206:
-            start = _start_from_content_range(response.headers.get("Content-Range"))
-            if start != offset:
+            range_start = _start_from_content_range(response.headers.get("Content-Range"))
+            if range_start != offset:
                 raise _TransferFailed(f"asked for bytes from {offset}, the server sent from "
-                                      f"{start}; retrying")
+                                      f"{range_start}; retrying")
         body_length = response.headers.get("Content-Length")
         body_length = int(body_length) if body_length and body_length.isdigit() else None
         start = 0 if restart else offset

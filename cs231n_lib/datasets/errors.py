@@ -55,4 +55,4 @@ def describe_os_error(error, doing):
                 f"or ask the folder's owner ({error.strerror})")
     if error.errno in (errno.ENOTDIR, errno.EEXIST):
         return f"cannot create a folder while {doing}: a file is in the way ({error.strerror})"
-    return f"{error.strerror or error} while {doing}"
+    return f"{doing} failed: {error.strerror or error}"
