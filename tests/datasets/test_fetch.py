@@ -84,6 +84,16 @@ def test_server_ignoring_range_restarts_from_scratch(capsys, tmp_path, server, s
     verify_folder(tmp_path / "cifar-10-batches-py", SMALL)
 
 
+def test_a_part_file_already_complete_is_not_downloaded_again(capsys, tmp_path, server, small_archive):
+    # A run killed between the last byte and the checksum: the server answers 416 to the Range.
+    (tmp_path / "cifar-10-python.tar.gz.part").write_bytes(small_archive.data)
+    server.routes[PATH] = Route(small_archive.data)
+    run = fetch(capsys, tmp_path, server.url(PATH), "--sha256", small_archive.sha256)
+    assert run.code == 0, run.err
+    assert server.requests == [(PATH, f"bytes={len(small_archive.data)}-")]
+    verify_folder(tmp_path / "cifar-10-batches-py", SMALL)
+
+
 def test_checksum_mismatch_keeps_the_download_aside_and_installs_nothing(capsys, tmp_path, server, small_archive):
     server.routes[PATH] = Route(small_archive.data)
     wrong = "0" * 64
