@@ -27,5 +27,10 @@ bench: venv
 	$(PY) -m pip install --quiet -e '.[bench]'
 	cd bench && ../$(PY) run_all.py
 
+# Regenerate the student release assignments/<a>/ from cs231n_lib/ and solutions/ (docs/release.md).
+.PHONY: release
+release: venv
+	$(PY) -m autograder release
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis runs
