@@ -39,6 +39,9 @@ def release(layout: KitLayout, names: list[str] | None = None, log=print) -> Rel
     ready = _select(layout, catalog, names, report)
     for name, why in report.skipped.items():
         log(f"release: skipping {name}: {why}")
+    for stale in _unsourced_folders(layout, catalog):
+        log(f"release: warning: {stale} is not released from any source (not in tasks.toml, or no "
+            f"notebook); it was left alone, delete it if the assignment is retired")
     if not ready:
         log("release: nothing to release")
         return report
@@ -102,6 +105,15 @@ def _select(layout: KitLayout, catalog: Catalog, names, report: ReleaseReport) -
         else:
             report.skipped[assignment.name] = f"no notebook yet at {notebook}"
     return ready
+
+
+def _unsourced_folders(layout: KitLayout, catalog: Catalog) -> list[Path]:
+    """Release folders no source would produce: the assignment left tasks.toml or lost its notebook."""
+    if not layout.assignments_dir.is_dir():
+        return []
+    sourced = {a.name for a in catalog.assignments if (layout.solutions_dir / a.name / a.notebook).is_file()}
+    return sorted(p for p in layout.assignments_dir.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in sourced)
 
 
 def _source_notebooks(layout: KitLayout, catalog: Catalog) -> list[Path]:
