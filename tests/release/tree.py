@@ -2,11 +2,15 @@
 
 from pathlib import Path
 
+from autograder.layout import is_ignored
+
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, bool]]:
+    """Caches and checkpoints (left by running a released notebook in place) do not count."""
     folder = Path(folder)
     return {path.relative_to(folder).as_posix(): (path.read_bytes(), bool(path.stat().st_mode & 0o100))
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and not is_ignored(path.relative_to(folder))}
 
 
 def differences(expected: dict, actual: dict) -> list[str]:
