@@ -17,6 +17,8 @@ import re
 import sys
 import time
 
+from threadpoolctl import threadpool_limits
+
 from .backend import BACKENDS, BackendUnavailableError, np, resolve_backend
 from .augment import flip_and_crop
 from .classifiers import ConvNet, ThreeLayerConvNet
@@ -72,14 +74,17 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", action="store_true",
                    help="delete the checkpoints of an earlier run in --out and start afresh")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads (default: the library's own choice). On a busy shared "
+                        "machine 1 is often fastest: oversubscribed BLAS threads spin and wait")
     p.add_argument("--verbose", action="store_true", help="print losses instead of a progress bar")
     args = p.parse_args(argv)
     if (args.model == "convnet") != (args.spec is not None):
         p.error("--spec goes with --model convnet, and --model convnet needs a --spec")
     if args.model == "three_layer" and args.weight_scale == "he":
         p.error("--weight-scale he is for --model convnet")
-    for name in ("epochs", "batch_size", "num_train", "num_val", "num_test"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "batch_size", "num_train", "num_val", "num_test", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     return args
 
@@ -157,6 +162,8 @@ def main(argv=None):
     except (BackendUnavailableError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     out, checkpoint = prepare_output(args)
+    if args.threads is not None:
+        threadpool_limits(args.threads)  # for the rest of this process
     model = build_model(args)
     solver = Solver(model, data, update_rule=args.update_rule,
                     optim_config={"learning_rate": args.learning_rate}, lr_decay=args.lr_decay,
