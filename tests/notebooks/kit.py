@@ -58,7 +58,11 @@ def run_notebook(path, timeout=300, allow_errors=False, cwd=None):
         client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=allow_errors,
                                 resources={"metadata": {"path": str(cwd or Path(path).parent)}})
         start = time.perf_counter()
-        client.execute()
+        try:
+            client.execute()
+        except Exception as error:
+            error.notebook = nb  # the cells run so far, for the caller to inspect
+            raise
         return nb, time.perf_counter() - start
     finally:
         for key, value in env_backup.items():

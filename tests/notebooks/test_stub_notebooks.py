@@ -1,0 +1,43 @@
+"""The released (stub) notebooks stop at the first unfinished piece of work with a clear message.
+
+Each notebook of ``assignments/<a>/`` is copied with its folder to a temporary directory (so
+that running it leaves nothing in the release) and executed in quick mode. It must import the
+stubbed ``cs231n_lib`` beside it, and the first error must be a NotImplementedError: either a
+library stub, whose message names the task and the notebook, or nbgrader's stub in a notebook
+exercise, which sits under ``# YOUR CODE HERE``. Anything else (a TypeError on a None, a shape
+error in a given cell) is the confusing traceback students must never meet first.
+"""
+
+import shutil
+
+import pytest
+from nbclient.exceptions import CellExecutionError
+
+from .kit import ASSIGNMENTS, assignments, run_notebook, strip_ansi
+
+RELEASED = assignments()
+
+
+@pytest.mark.parametrize("name, notebook", RELEASED, ids=[name for name, _ in RELEASED])
+def test_stub_notebook_stops_at_first_unimplemented_function(tmp_path, name, notebook):
+    released = ASSIGNMENTS / name / notebook
+    if not released.exists():
+        pytest.skip(f"{released} not generated yet (make release)")
+    folder = tmp_path / name
+    shutil.copytree(released.parent, folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    with pytest.raises(CellExecutionError) as info:
+        run_notebook(folder / notebook)
+    error = info.value
+    print(f"{name}: stopped at {error.ename}: {error.evalue}")
+    setup_output = "".join(o.get("text", "") for cell in error.notebook.cells if cell.cell_type == "code"
+                           for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+    assert f"cs231n_lib imported from {(folder / 'cs231n_lib').resolve()}" in setup_output, \
+        f"{name}: the kernel did not import the stubbed library beside the notebook:\n{setup_output[:500]}"
+    assert error.ename == "NotImplementedError", \
+        f"{name}: the first error is {error.ename}: {error.evalue}, not a NotImplementedError stub"
+    traceback = strip_ansi(error.traceback if isinstance(error.traceback, str) else "\n".join(error.traceback))
+    if error.evalue:
+        assert f"your task in {name}/" in error.evalue, f"{name}: unclear stub message {error.evalue!r}"
+    else:
+        assert "YOUR CODE HERE" in traceback or "YOUR CODE HERE" in str(error), \
+            f"{name}: a bare NotImplementedError outside a notebook exercise:\n{traceback[-2000:]}"
