@@ -176,6 +176,15 @@ def report_error(name, actual, expected):
 
 # ----------------------------------------------------------------------------- data
 
+class SyntheticData(dict):
+    """The dict of :func:`synthetic_cifar10`; its type tells notebooks the data is not CIFAR-10."""
+
+
+def is_synthetic(data):
+    """True for the synthetic stand-in, False for real CIFAR-10."""
+    return isinstance(data, SyntheticData)
+
+
 def synthetic_cifar10(num_training=500, num_validation=100, num_test=100, num_classes=10,
                       image_shape=(3, 32, 32), seed=0, dtype=np.float32):
     """A small stand-in for CIFAR-10: one smooth random template per class plus noise.
@@ -200,7 +209,7 @@ def synthetic_cifar10(num_training=500, num_validation=100, num_test=100, num_cl
         images = 40.0 * templates[labels] + 60.0 * rng.standard_normal((count, C, H, W))
         return images.astype(dtype), labels.astype(np.int64)
 
-    data = {}
+    data = SyntheticData()
     for name, count in (("train", num_training), ("val", num_validation), ("test", num_test)):
         data[f"X_{name}"], data[f"y_{name}"] = split(count)
     mean_image = data["X_train"].mean(axis=0)

@@ -37,6 +37,7 @@ _DEFAULTS = {
     "print_every": 10,
     "verbose": True,
     "seed": None,  # an addition to CS231n: a seed makes minibatch sampling repeatable
+    "augment": None,  # an addition: augment(X_batch, rng) -> X_batch, on the host, each step
 }
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -49,7 +50,9 @@ class Solver:
     batch_size, num_epochs, num_train_samples (subsample for the train accuracy
     check), num_val_samples (None: all), checkpoint_name (save a checkpoint every
     epoch when set), print_every, verbose (print progress; when False, a progress
-    bar), and seed. Unknown keyword arguments raise TypeError.
+    bar), seed, and augment (a function ``(X_batch, rng) -> X_batch`` applied to each
+    training minibatch on the host, e.g. ``augment.flip_and_crop``). Unknown keyword
+    arguments raise TypeError.
 
     After ``train()``: loss_history, train_acc_history, val_acc_history,
     best_val_acc, best_params; the model holds the best validation parameters.
@@ -82,6 +85,11 @@ class Solver:
         self.checkpoint_name = options["checkpoint_name"]
         self.print_every = options["print_every"]
         self.verbose = options["verbose"]
+        self.augment = options["augment"]
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"augment must be a function (X_batch, rng) -> X_batch, got {self.augment!r}")
+        # Augmentation draws from its own generator, so adding it leaves minibatch sampling unchanged.
+        self._augment_rng = np.random.default_rng(options["seed"])
         if options["seed"] is None:
             self._rng = np.random  # the global generator, so np.random.seed() works as in CS231n
         else:
@@ -119,7 +127,10 @@ class Solver:
         """One gradient update on a random minibatch. Called by train(); not for outside use."""
         num_train = self.X_train.shape[0]
         batch = self._rng.choice(num_train, self.batch_size)
-        X_batch = to_device(self.X_train[batch], self.xp)  # one host-to-device copy per step
+        X_host = self.X_train[batch]
+        if self.augment is not None:
+            X_host = self.augment(X_host, self._augment_rng)
+        X_batch = to_device(X_host, self.xp)  # one host-to-device copy per step
         y_batch = to_device(self.y_train[batch], self.xp)
         loss, grads = self.model.loss(X_batch, y_batch)
         self.loss_history.append(float(loss))

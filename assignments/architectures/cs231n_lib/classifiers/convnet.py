@@ -159,7 +159,8 @@ class ConvNet:
                 if isinstance(layer, Conv):
                     if dout.ndim == 2:
                         dout = dout.reshape(*dout.shape, 1, 1)
-                    dout, dW, db = conv_backward_fast(dout, cache)
+                    # The first layer's input gradient is never used: skip it.
+                    dout, dW, db = conv_backward_fast(dout, cache, need_dx=position > 0)
                 else:
                     dout, dW, db = affine_backward(dout, cache)
                 W = self.params[f"W{number}"]

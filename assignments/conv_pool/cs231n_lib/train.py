@@ -1,0 +1,198 @@
+"""Train a model on CIFAR-10 from the command line, with checkpoints, resume and plots.
+
+    python -m cs231n_lib.train --epochs 1 --out runs/three_layer
+    python -m cs231n_lib.train --backend cupy ...          # on a GPU, one argument
+    python -m cs231n_lib.train --out runs/three_layer --resume   # after an interruption
+    python -m cs231n_lib.train --model convnet --spec "[CONV3-32 -> RELU]*2 -> POOL2 -> FC" ...
+
+Writes into --out: a checkpoint per epoch, ``config.json``, ``metrics.json``
+(accuracies and timing), ``history.png`` (loss and accuracy curves) and
+``filters.png`` (the first-layer filters).
+"""
+
+import argparse
+import json
+import pathlib
+import re
+import sys
+import time
+
+from threadpoolctl import threadpool_limits
+
+from .backend import BACKENDS, BackendUnavailableError, np, resolve_backend
+from .augment import flip_and_crop
+from .classifiers import ConvNet, ThreeLayerConvNet
+from .optim import UPDATE_RULES
+from .solver import Solver
+from .vis_utils import plot_filters, plot_history
+
+# The settings that define a run; --resume refuses a run whose settings differ.
+RUN_SETTINGS = ("model", "spec", "augment", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
+                "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
+                "seed", "dtype")
+
+
+def weight_scale(text):
+    if text == "he":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'he', got {text!r}") from None
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m cs231n_lib.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=["three_layer", "convnet"], default="three_layer")
+    p.add_argument("--spec", default=None,
+                   help="for --model convnet: the layers in the notes' notation (see docs/architecture.md)")
+    p.add_argument("--augment", action="store_true", help="random flips and 4-pixel crops of each minibatch")
+    p.add_argument("--normalize", action="store_true",
+                   help="divide the (mean-subtracted) images by the training set's standard deviation, "
+                        "so that inputs have unit scale (what He initialization assumes)")
+    p.add_argument("--num-filters", type=int, default=32)
+    p.add_argument("--filter-size", type=int, default=7)
+    p.add_argument("--hidden-dim", type=int, default=500)
+    p.add_argument("--weight-scale", type=weight_scale, default=1e-3,
+                   help="standard deviation of the initial weights, or 'he' (convnet only)")
+    p.add_argument("--reg", type=float, default=1e-3)
+    p.add_argument("--update-rule", choices=sorted(UPDATE_RULES), default="adam")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--lr-decay", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--num-train", type=int, default=49000)
+    p.add_argument("--num-val", type=int, default=1000)
+    p.add_argument("--num-test", type=int, default=1000)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="numpy, cupy or auto (default: $CS231N_BACKEND, else numpy)")
+    p.add_argument("--data", default=None, help="the cifar-10-batches-py folder (default: found automatically)")
+    p.add_argument("--out", default="runs/three_layer", help="folder for checkpoints, plots and metrics")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the checkpoints of an earlier run in --out and start afresh")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads (default: the library's own choice). On a busy shared "
+                        "machine 1 is often fastest: oversubscribed BLAS threads spin and wait")
+    p.add_argument("--verbose", action="store_true", help="print losses instead of a progress bar")
+    args = p.parse_args(argv)
+    if (args.model == "convnet") != (args.spec is not None):
+        p.error("--spec goes with --model convnet, and --model convnet needs a --spec")
+    if args.model == "three_layer" and args.weight_scale == "he":
+        p.error("--weight-scale he is for --model convnet")
+    for name in ("epochs", "batch_size", "num_train", "num_val", "num_test", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    return args
+
+
+def run_settings(args):
+    values = vars(args) | {"learning_rate": args.learning_rate}
+    return {key: values[key] for key in RUN_SETTINGS}
+
+
+def newest_checkpoint(out):
+    """The checkpoint of the highest epoch in ``out``, or None."""
+    found = []
+    for path in out.glob("checkpoint_epoch_*.pkl"):
+        match = re.fullmatch(r"checkpoint_epoch_(\d+)\.pkl", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def load_data(args):
+    from .data_utils import get_CIFAR10_data
+    kwargs = {"num_training": args.num_train, "num_validation": args.num_val,
+              "num_test": args.num_test, "dtype": np.dtype(args.dtype)}
+    if args.data is not None:
+        kwargs["cifar10_dir"] = args.data
+    data = get_CIFAR10_data(**kwargs)
+    if args.normalize:
+        scale = 1.0 / float(data["X_train"].std(dtype=np.float64))
+        for key in ("X_train", "X_val", "X_test"):
+            data[key] *= np.asarray(scale, dtype=data[key].dtype)
+    return data
+
+
+def build_model(args):
+    np.random.seed(args.seed)  # the weights are drawn from NumPy's global generator, as in CS231n
+    if args.model == "convnet":
+        return ConvNet(args.spec, input_dim=(3, 32, 32), weight_scale=args.weight_scale, reg=args.reg,
+                       dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed)
+    return ThreeLayerConvNet(num_filters=args.num_filters, filter_size=args.filter_size,
+                             hidden_dim=args.hidden_dim, weight_scale=args.weight_scale,
+                             reg=args.reg, dtype=np.dtype(args.dtype), backend=args.backend)
+
+
+def prepare_output(args):
+    """Create --out; on --resume check the settings match and return the checkpoint to load."""
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / "config.json"
+    settings = run_settings(args)
+    checkpoint = None
+    if args.resume:
+        checkpoint = newest_checkpoint(out)
+        if checkpoint is None:
+            raise SystemExit(f"--resume: no checkpoint_epoch_*.pkl in {out}; run without --resume to start")
+        saved = json.loads(config_path.read_text())
+        changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
+        if changed:
+            raise SystemExit(f"--resume: the run in {out} used other settings: "
+                             + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items()))
+    elif newest_checkpoint(out) is not None:
+        if not args.overwrite:
+            raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue that run, "
+                             f"--overwrite to start afresh, or choose another --out")
+        for old in out.glob("checkpoint_epoch_*.pkl"):
+            old.unlink()
+    config_path.write_text(json.dumps(settings, indent=2) + "\n")
+    return out, checkpoint
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        xp = resolve_backend(args.backend)  # fail now if cupy was asked for and cannot run
+        data = load_data(args)
+    except (BackendUnavailableError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    out, checkpoint = prepare_output(args)
+    if args.threads is not None:
+        threadpool_limits(args.threads)  # for the rest of this process
+    model = build_model(args)
+    solver = Solver(model, data, update_rule=args.update_rule,
+                    optim_config={"learning_rate": args.learning_rate}, lr_decay=args.lr_decay,
+                    num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                    checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
+                    print_every=100, augment=flip_and_crop if args.augment else None)
+    if checkpoint is not None:
+        solver.load_checkpoint(checkpoint)
+        print(f"resumed from {checkpoint} (epoch {solver.epoch})")
+    print(f"training {args.model} on {len(data['X_train'])} images for {args.epochs} epoch(s) "
+          f"on {xp.__name__}")
+    started = time.perf_counter()
+    solver.train()
+    seconds = time.perf_counter() - started
+    metrics = {
+        "epochs": solver.epoch,
+        "final_train_acc": solver.train_acc_history[-1],
+        "best_val_acc": solver.best_val_acc,
+        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
+        "train_seconds_this_run": round(seconds, 1),
+        "backend": xp.__name__,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_history(solver, out / "history.png")
+    plot_filters(model.params["W1"], out / "filters.png")
+    print(json.dumps(metrics, indent=2))
+    print(f"plots and checkpoints in {out}/")
+    return metrics
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

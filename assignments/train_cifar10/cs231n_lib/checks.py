@@ -1,0 +1,87 @@
+"""Input checks shared by the layers: bad input gets a clear error, never a silent wrong answer.
+
+Each check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind,
+wrong shape or value) with a message that says what was expected and what came.
+These lines sit outside the solution regions, so students get them for free.
+"""
+
+import numbers
+
+
+def require_float_array(name, x, ndim=None, layout=None):
+    """Check that ``x`` is a NumPy/CuPy float array, with ``ndim`` dimensions if given.
+
+    ``layout`` names the dimensions for the message, e.g. ``"(N, C, H, W)"``.
+    """
+    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")):
+        raise TypeError(f"{name} must be a NumPy or CuPy array{_of_shape(layout)}, "
+                        f"got {type(x).__name__}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions{_of_shape(layout)}, "
+                         f"got shape {tuple(x.shape)}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
+
+
+def require_shape(name, x, expected, layout=None):
+    """Check ``x.shape == expected`` (a tuple)."""
+    if tuple(x.shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}{_of_layout(layout)}, "
+                         f"got {tuple(x.shape)}")
+
+
+def require_labels(y, num_samples, num_classes):
+    """Check class labels: integers of shape (N,) with 0 <= y[i] < num_classes."""
+    if not (hasattr(y, "shape") and hasattr(y, "dtype")):
+        raise TypeError(f"y must be an integer array of shape ({num_samples},), got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if tuple(y.shape) != (num_samples,):
+        raise ValueError(f"y must have shape ({num_samples},) to match the {num_samples} scores, "
+                         f"got {tuple(y.shape)}")
+    if num_samples and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes}), got values from "
+                         f"{int(y.min())} to {int(y.max())}")
+
+
+def read_params(param_name, params, defaults):
+    """Read a hyperparameter dict against its defaults, rejecting unknown keys.
+
+    ``defaults`` maps each allowed key to its default, or to ``REQUIRED``.
+    Returns a dict with every key filled in.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{param_name} must be a dict with keys {sorted(defaults)}, "
+                        f"got {type(params).__name__}")
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{param_name} has unknown keys {unknown}; allowed: {sorted(defaults)}")
+    missing = sorted(k for k, v in defaults.items() if v is REQUIRED and k not in params)
+    if missing:
+        raise ValueError(f"{param_name} is missing required keys {missing}")
+    return {**defaults, **params}
+
+
+def require_int(name, value, minimum):
+    """Check ``value`` is an integer (not a bool or float) and at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+class _Required:
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+def _of_shape(layout):
+    return f" of shape {layout}" if layout else ""
+
+
+def _of_layout(layout):
+    return f" {layout}" if layout else ""

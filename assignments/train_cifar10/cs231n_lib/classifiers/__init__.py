@@ -1,0 +1,7 @@
+"""Models: ``ThreeLayerConvNet`` (CS231n) and the general ``ConvNet`` of the notes' layer pattern."""
+
+from .cnn import ThreeLayerConvNet
+from .convnet import ConvNet
+from .fc_to_conv import fc_to_conv, total_stride
+
+__all__ = ["ThreeLayerConvNet", "ConvNet", "fc_to_conv", "total_stride"]

@@ -1,0 +1,174 @@
+"""ConvNet: any network of the notes' pattern, built from a short spec.
+
+    INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC
+
+>>> from cs231n_lib.backend import np
+>>> model = ConvNet("[CONV3-8 -> RELU -> POOL2]*2 -> FC-20 -> RELU -> FC", input_dim=(3, 16, 16))
+>>> [(k, v.shape) for k, v in model.params.items() if k.startswith("W")]
+[('W1', (8, 3, 3, 3)), ('W2', (8, 8, 3, 3)), ('W3', (128, 20)), ('W4', (20, 10))]
+>>> model.loss(np.zeros((2, 3, 16, 16))).shape
+(2, 10)
+"""
+
+from ..backend import np, resolve_backend, to_device
+from ..checks import require_float_array
+from ..fast_layers import (avg_pool_backward_fast, avg_pool_forward_fast, conv_backward_fast,
+                           conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast)
+from ..geometry import conv_output_shape, pool_output_shape
+from ..layer_spec import FC, Conv, Input, Pool, Relu, as_layers, render_spec
+from ..layers import (affine_backward, affine_forward, l2_pool_backward_naive,
+                      l2_pool_forward_naive, relu_backward, relu_forward, softmax_loss)
+
+POOL_LAYERS = {"max": (max_pool_forward_fast, max_pool_backward_fast),
+               "avg": (avg_pool_forward_fast, avg_pool_backward_fast),
+               "l2": (l2_pool_forward_naive, l2_pool_backward_naive)}
+
+
+def check_layer_pattern(layers):
+    """Refuse layer lists outside the notes' pattern: no CONV or POOL after an FC, an FC or CONV last."""
+    seen_fc = False
+    for i, layer in enumerate(layers):
+        if isinstance(layer, FC):
+            seen_fc = True
+        elif isinstance(layer, (Conv, Pool)) and seen_fc:
+            raise ValueError(f"layer {i + 1} ({layer.name}) comes after an FC layer; the pattern is "
+                             "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC")
+    if not layers or not isinstance(layers[-1], (FC, Conv)):
+        last = layers[-1].name if layers else "nothing"
+        raise ValueError(f"the last layer must give the class scores (FC, or CONV in a fully "
+                         f"convolutional net), got {last}")
+
+
+def volume_shapes(layers, input_chw):
+    """The (C, H, W) volume after each layer, or (D,) after an FC; checks every geometry."""
+    shape, shapes = tuple(input_chw), []
+    for layer in layers:
+        if isinstance(layer, Conv):
+            _, F, H, W = conv_output_shape((1, *shape), (layer.filters, shape[0], layer.size, layer.size),
+                                           layer.stride, layer.pad, layer.dilation)
+            shape = (F, H, W)
+        elif isinstance(layer, Pool):
+            shape = pool_output_shape((1, *shape), layer.size, layer.size, layer.stride)[1:]
+        elif isinstance(layer, FC):
+            shape = (layer.units,)
+        shapes.append(shape)
+    return shapes
+
+
+class ConvNet:
+    """A ConvNet from a spec (see ``layer_spec``) with a softmax loss.
+
+    Parameters ``W1, b1, W2, b2, ...`` number the CONV and FC layers in order:
+    a CONV's W is (F, C, size, size), an FC's W is (D, units); every b is (outputs,).
+
+    - spec: spec text or a list of layer_spec layers; a bare ``FC`` at the end gets
+      ``num_classes`` outputs
+    - input_dim: (C, H, W), or taken from the spec's ``INPUT-HxWxC``
+    - weight_scale: the standard deviation of the initial weights, or ``"he"`` for
+      ``sqrt(2 / fan_in)``, the notes' advice for ReLU networks
+    - reg: L2 strength; the loss adds ``0.5 * reg * sum(W ** 2)`` over all weights
+    - dtype, backend: as for ThreeLayerConvNet
+    """
+
+    def __init__(self, spec, input_dim=None, num_classes=10, weight_scale="he", reg=0.0,
+                 dtype=np.float32, backend=None, seed=None):
+        layers = as_layers(spec, num_classes)
+        if layers and isinstance(layers[0], Input):
+            from_spec = layers.pop(0).chw
+            if input_dim is not None and tuple(input_dim) != from_spec:
+                raise ValueError(f"input_dim {tuple(input_dim)} disagrees with the spec's INPUT {from_spec}")
+            input_dim = from_spec
+        if input_dim is None or len(input_dim) != 3:
+            raise ValueError(f"input_dim must be (C, H, W) or the spec must start with INPUT-HxWxC, got {input_dim!r}")
+        check_layer_pattern(layers)
+        self.layers = layers
+        self.input_dim = tuple(input_dim)
+        self.reg = reg
+        self.dtype = np.dtype(dtype)
+        self.fully_convolutional = not any(isinstance(layer, FC) for layer in layers)
+        shapes = volume_shapes(layers, self.input_dim)
+        rng = np.random.default_rng(seed) if seed is not None else np.random
+        xp = resolve_backend(backend)
+        self.params = {}
+        self.param_index = {}  # layer position -> parameter number
+        in_shape = self.input_dim
+        for position, (layer, out_shape) in enumerate(zip(layers, shapes)):
+            if isinstance(layer, Conv):
+                w_shape = (layer.filters, in_shape[0], layer.size, layer.size)
+            elif isinstance(layer, FC):
+                w_shape = (int(np.prod(in_shape)), layer.units)
+            else:
+                in_shape = out_shape
+                continue
+            number = len(self.param_index) + 1
+            self.param_index[position] = number
+            fan_in = int(np.prod(w_shape[1:])) if isinstance(layer, Conv) else w_shape[0]
+            scale = np.sqrt(2.0 / fan_in) if weight_scale == "he" else float(weight_scale)
+            self.params[f"W{number}"] = to_device((scale * rng.standard_normal(w_shape)).astype(self.dtype), xp)
+            self.params[f"b{number}"] = to_device(np.zeros(w_shape[0] if isinstance(layer, Conv)
+                                                            else layer.units, dtype=self.dtype), xp)
+            in_shape = out_shape
+
+    @property
+    def spec(self):
+        """The architecture as spec text, with the input."""
+        C, H, W = self.input_dim
+        return render_spec([Input(H, W, C), *self.layers])
+
+    def forward(self, X):
+        """Run the layers. X (N, C, H, W) -> (out, caches); out (N, classes) or, fully
+        convolutional on a larger image, (N, classes, H', W')."""
+        require_float_array("X", X, ndim=4, layout="(N, C, H, W)")
+        if X.shape[1] != self.input_dim[0] or (not self.fully_convolutional
+                                               and tuple(X.shape[1:]) != self.input_dim):
+            raise ValueError(f"X must have shape (N, {', '.join(map(str, self.input_dim))}), "
+                             f"got {tuple(X.shape)}")
+        out, caches = X.astype(self.dtype, copy=False), []
+        for position, layer in enumerate(self.layers):
+            if isinstance(layer, (Conv, FC)):
+                number = self.param_index[position]
+                W, b = self.params[f"W{number}"], self.params[f"b{number}"]
+                if isinstance(layer, Conv):
+                    out, cache = conv_forward_fast(out, W, b, layer.conv_param)
+                else:
+                    out, cache = affine_forward(out, W, b)
+            elif isinstance(layer, Pool):
+                out, cache = POOL_LAYERS[layer.kind][0](out, layer.pool_param)
+            else:
+                out, cache = relu_forward(out)
+            caches.append(cache)
+        return out, caches
+
+    def loss(self, X, y=None):
+        """Scores when y is None, else (loss, grads), as ThreeLayerConvNet.loss."""
+        scores, caches = self.forward(X)
+        if scores.ndim == 4 and scores.shape[2:] == (1, 1):  # a fully convolutional net at its own size
+            scores = scores.reshape(scores.shape[:2])
+        if y is None:
+            return scores
+        if scores.ndim != 2:
+            raise ValueError(f"a loss needs one score vector per image; this input gives a grid of "
+                             f"scores of shape {tuple(scores.shape)}")
+        data_loss, dout = softmax_loss(scores, y)
+        grads = {}
+        weight_norms = 0.0
+        for position in reversed(range(len(self.layers))):
+            layer, cache = self.layers[position], caches[position]
+            if isinstance(layer, (Conv, FC)):
+                number = self.param_index[position]
+                if isinstance(layer, Conv):
+                    if dout.ndim == 2:
+                        dout = dout.reshape(*dout.shape, 1, 1)
+                    # The first layer's input gradient is never used: skip it.
+                    dout, dW, db = conv_backward_fast(dout, cache, need_dx=position > 0)
+                else:
+                    dout, dW, db = affine_backward(dout, cache)
+                W = self.params[f"W{number}"]
+                grads[f"W{number}"] = dW + self.reg * W
+                grads[f"b{number}"] = db
+                weight_norms += float((W * W).sum())
+            elif isinstance(layer, Pool):
+                dout = POOL_LAYERS[layer.kind][1](dout, cache)
+            else:
+                dout = relu_backward(dout, cache)
+        return data_loss + 0.5 * self.reg * weight_norms, grads

@@ -1,0 +1,68 @@
+"""Converting FC layers to CONV layers, the notes' "FC->CONV conversion".
+
+An FC layer that looks at a (C, H, W) volume is a CONV layer with H x W filters,
+no padding, one filter per output; the FC layers after it are 1x1 CONV layers.
+The converted net gives the same scores on an image of the original size and,
+on a larger image, a grid of scores in one forward pass: the scores the
+original net gives on crops taken every ``total_stride`` pixels. That holds
+exactly for unpadded convolutions; with zero padding, a crop's border sees zeros
+where the larger image has neighbouring pixels, so border scores differ a little.
+
+>>> from cs231n_lib.backend import np
+>>> net = ConvNet("CONV3-4/p0 -> RELU -> POOL2 -> FC-6 -> RELU -> FC", input_dim=(1, 8, 8), num_classes=3)
+>>> conv_net = fc_to_conv(net)
+>>> conv_net.spec
+'INPUT-8x8x1 -> CONV3-4/p0 -> RELU -> POOL2 -> CONV3-6/p0 -> RELU -> CONV1-3'
+>>> total_stride(net)  # crops every 2 pixels
+2
+"""
+
+from ..backend import get_array_module
+from ..layer_spec import FC, Conv, Pool
+from .convnet import ConvNet, volume_shapes
+
+
+def total_stride(model):
+    """The product of the strides of the CONV and POOL layers before the first FC (or all)."""
+    stride = 1
+    for layer in model.layers:
+        if isinstance(layer, FC):
+            break
+        if isinstance(layer, (Conv, Pool)):
+            stride *= layer.stride
+    return stride
+
+
+def fc_to_conv(model):
+    """A fully convolutional ConvNet computing the same function as ``model``.
+
+    Each FC's weights (D, M), D = C*H*W, become CONV filters (M, C, H, W): the
+    affine layer flattens (C, H, W) in C order, so a reshape of W.T lines up.
+    Raises ValueError when an FC looks at a non-square volume (filters are square here).
+    """
+    shapes = volume_shapes(model.layers, model.input_dim)
+    in_shapes = [model.input_dim, *shapes[:-1]]
+    new_layers, new_params = [], {}
+    for position, (layer, in_shape) in enumerate(zip(model.layers, in_shapes)):
+        if not isinstance(layer, FC):
+            new_layers.append(layer)
+        else:
+            C, H, W = in_shape if len(in_shape) == 3 else (in_shape[0], 1, 1)
+            if H != W:
+                raise ValueError(f"layer {position + 1} (FC-{layer.units}) looks at a {H}x{W} volume; "
+                                 "only square volumes convert to (square) CONV filters")
+            new_layers.append(Conv(H, layer.units, stride=1, pad=0))
+        if position in model.param_index:
+            number = model.param_index[position]
+            W_param, b = model.params[f"W{number}"], model.params[f"b{number}"]
+            if isinstance(layer, FC):
+                xp = get_array_module(W_param)
+                C, H, W = in_shape if len(in_shape) == 3 else (in_shape[0], 1, 1)
+                W_param = xp.ascontiguousarray(W_param.T).reshape(layer.units, C, H, W)
+            new_params[f"W{number}"] = W_param.copy()
+            new_params[f"b{number}"] = b.copy()
+    # The new net's own random weights are placeholders; the converted ones replace them.
+    converted = ConvNet(new_layers, input_dim=model.input_dim, reg=model.reg, dtype=model.dtype,
+                        backend="numpy")
+    converted.params = new_params
+    return converted

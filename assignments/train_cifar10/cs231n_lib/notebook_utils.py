@@ -1,0 +1,244 @@
+"""Helpers shared by the assignment notebooks: setup, quick mode, partial-credit scoring, data.
+
+Nothing here is a student task. The notebooks use it in three places:
+
+- the setup cell: :func:`show_library_location` prints which copy of ``cs231n_lib`` the
+  kernel imported (in the student release it must be the copy beside the notebook);
+- the grade cells: a :class:`Score` runs several checks, prints what passed and what
+  failed on stdout, and ends the cell with the points earned, which nbgrader reads as
+  partial credit (a grade cell whose last expression is a number scores that number);
+- the training cells: :func:`quick_mode` is True while nbgrader autogrades or validates
+  (it sets ``NBGRADER_EXECUTION``) or when ``CS231N_QUICK=1``, and long runs shrink;
+  :func:`load_cifar10` falls back to a small synthetic data set in quick mode when
+  CIFAR-10 is not installed.
+
+>>> score = Score()
+>>> with score.check("one plus one", points=2):
+...     assert 1 + 1 == 2
+PASS  one plus one  (2/2)
+>>> with score.check("a wrong claim", points=1):
+...     assert 1 + 1 == 3, "arithmetic is broken"
+FAIL  a wrong claim  (0/1): AssertionError: arithmetic is broken
+>>> score.earned
+2.0
+"""
+
+import contextlib
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from .backend import np, to_numpy
+
+QUICK_ENV_VAR = "CS231N_QUICK"
+
+# Relative errors below this count as equal for float64 checks of exact arithmetic.
+DEFAULT_TOLERANCE = 1e-7
+
+
+# ----------------------------------------------------------------------------- setup
+
+def quick_mode():
+    """True while nbgrader executes the notebook (autograde, validate) or when CS231N_QUICK=1.
+
+    Long cells (training, timing) check this and run a short version, so that a whole
+    notebook grades in well under a minute.
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return True
+    return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in ("1", "true", "yes")
+
+
+def show_library_location(package=None, notebook_dir=None):
+    """Print where ``cs231n_lib`` was imported from; warn when a copy beside the notebook is ignored.
+
+    In the student release every assignment folder carries its own ``cs231n_lib``: the
+    one the student edits. If the kernel imported another copy (an installed one), the
+    student's edits would silently have no effect, so say so loudly.
+    Returns the imported package folder as a Path.
+    """
+    if package is None:
+        package = sys.modules[__name__.rsplit(".", 1)[0]]
+    if package.__file__ is not None:
+        imported = Path(package.__file__).resolve().parent
+    else:  # a namespace package: found through a stale editable install or a folder on sys.path
+        imported = Path(list(package.__path__)[0]).resolve()
+    print(f"cs231n_lib imported from {imported}")
+    if package.__file__ is None:
+        print("NOTE: cs231n_lib was imported as a namespace package (no __init__.py seen); an editable "
+              "install made before cs231n_lib/__init__.py existed does this: run `pip install -e .` again.")
+    beside = Path(notebook_dir or os.getcwd()).resolve() / "cs231n_lib"
+    if beside.is_dir() and beside != imported:
+        print(f"WARNING: this folder has its own copy at {beside}, but the kernel imported another one.\n"
+              "Your edits to the copy beside this notebook will not be used. Start Jupyter from this "
+              "folder (or restart the kernel here) so that the local copy comes first on sys.path.")
+    print(f"quick mode: {quick_mode()}")
+    return imported
+
+
+# ----------------------------------------------------------------------------- scoring
+
+class Score:
+    """Points earned by a grade cell, one check at a time, for nbgrader's partial credit.
+
+    Each ``with score.check(description, points):`` block is one check: it earns its
+    points when the block finishes without an exception. A failing block prints the
+    reason on stdout (nbgrader zeroes any grade cell that writes to stderr, so nothing
+    goes there) and the cell carries on with the next check. ``NotImplementedError``
+    is the one exception let through: an unfinished function should stop the notebook
+    with its own message, and it earns nothing either way.
+
+    End a grade cell with ``score.earned`` so that the cell's value is the points earned.
+    """
+
+    def __init__(self):
+        self.earned = 0.0
+        self.possible = 0.0
+        self.failures = []
+
+    @contextlib.contextmanager
+    def check(self, description, points):
+        """Run one check worth ``points``; see the class docstring."""
+        self.possible += points
+        try:
+            with quiet():
+                yield
+        except NotImplementedError:
+            raise
+        except Exception as error:  # a student's bug of any kind costs this check only
+            self.failures.append(description)
+            print(f"FAIL  {description}  (0/{points:g}): {_describe(error)}")
+        else:
+            self.earned += points
+            print(f"PASS  {description}  ({points:g}/{points:g})")
+
+    def summary(self):
+        """One line: points earned out of the points checked so far."""
+        return f"{self.earned:g} / {self.possible:g} points"
+
+
+def _describe(error):
+    """The exception type and message, and the line of student code it came from when known."""
+    text = f"{type(error).__name__}: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    # The innermost frame outside this module and the grade cell is usually the student's line.
+    inner = [f for f in frames if "notebook_utils" not in f.filename
+             and not f.filename.startswith("<") and "ipykernel_" not in f.filename]
+    if inner and not isinstance(error, AssertionError):
+        frame = inner[-1]
+        text += f"\n      at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: {frame.line}"
+    return text
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence Python warnings and NumPy floating-point warnings (they would go to stderr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            yield
+
+
+def assert_close(name, actual, expected, tol=DEFAULT_TOLERANCE):
+    """Raise AssertionError unless ``actual`` matches ``expected`` in shape and to ``tol`` relative error.
+
+    The message names the value, the shapes or the relative error and the worst index.
+    Returns the relative error.
+    """
+    if actual is None:
+        raise AssertionError(f"{name} is None: the function did not set it")
+    actual = np.asarray(to_numpy(actual), dtype=np.float64)
+    expected = np.asarray(to_numpy(expected), dtype=np.float64)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{name} has shape {actual.shape}, expected {expected.shape}")
+    if actual.size == 0:
+        return 0.0
+    if not np.all(np.isfinite(actual)):
+        raise AssertionError(f"{name} holds NaN or infinite values")
+    relative = np.abs(actual - expected) / np.maximum(1e-8, np.abs(actual) + np.abs(expected))
+    error = float(relative.max())
+    if error > tol:
+        worst = tuple(int(i) for i in np.unravel_index(int(relative.argmax()), relative.shape))
+        raise AssertionError(f"{name} differs from the expected value: relative error {error:.2e} > {tol:.0e}; "
+                             f"worst at index {worst}: got {actual[worst]:.6g}, expected {expected[worst]:.6g}")
+    return error
+
+
+def report_error(name, actual, expected):
+    """Print CS231n's line ``Testing <name>: relative error <e>`` and return the error."""
+    from .gradient_check import rel_error
+    error = rel_error(actual, expected)
+    print(f"Testing {name}: relative error {error:.2e}")
+    return error
+
+
+# ----------------------------------------------------------------------------- data
+
+class SyntheticData(dict):
+    """The dict of :func:`synthetic_cifar10`; its type tells notebooks the data is not CIFAR-10."""
+
+
+def is_synthetic(data):
+    """True for the synthetic stand-in, False for real CIFAR-10."""
+    return isinstance(data, SyntheticData)
+
+
+def synthetic_cifar10(num_training=500, num_validation=100, num_test=100, num_classes=10,
+                      image_shape=(3, 32, 32), seed=0, dtype=np.float32):
+    """A small stand-in for CIFAR-10: one smooth random template per class plus noise.
+
+    Learnable (a ConvNet gets well above chance in a few epochs) and quick to make.
+    Returns a dict like ``get_CIFAR10_data``: X_* (N, C, H, W) of ``dtype``, y_* (N,) int64,
+    zero-mean over the training set.
+
+    >>> data = synthetic_cifar10(num_training=20, num_validation=5, num_test=5)
+    >>> data["X_train"].shape, data["y_val"].shape
+    ((20, 3, 32, 32), (5,))
+    """
+    rng = np.random.default_rng(seed)
+    C, H, W = image_shape
+    coarse = rng.standard_normal((num_classes, C, max(H // 8, 1), max(W // 8, 1)))
+    # Blow each coarse pattern up to full size, so the class signal is spatially smooth
+    # (like objects) rather than pixel noise.
+    templates = coarse.repeat(8, axis=2).repeat(8, axis=3)[:, :, :H, :W]  # (classes, C, H, W)
+
+    def split(count):
+        labels = rng.integers(num_classes, size=count)
+        images = 40.0 * templates[labels] + 60.0 * rng.standard_normal((count, C, H, W))
+        return images.astype(dtype), labels.astype(np.int64)
+
+    data = SyntheticData()
+    for name, count in (("train", num_training), ("val", num_validation), ("test", num_test)):
+        data[f"X_{name}"], data[f"y_{name}"] = split(count)
+    mean_image = data["X_train"].mean(axis=0)
+    for name in ("train", "val", "test"):
+        data[f"X_{name}"] -= mean_image
+    return data
+
+
+def load_cifar10(num_training=49000, num_validation=1000, num_test=1000, dtype=np.float32):
+    """CIFAR-10 from ``data_utils.get_CIFAR10_data``, or a synthetic stand-in in quick mode.
+
+    When the data is not installed: in quick mode (autograding, tests) this prints a note
+    and returns :func:`synthetic_cifar10` of the same sizes; otherwise the loader's
+    error, which names the command that fetches the data, is raised.
+    Returns the dict of X_train, y_train, X_val, y_val, X_test, y_test.
+    """
+    try:
+        from .data_utils import get_CIFAR10_data
+        return get_CIFAR10_data(num_training=num_training, num_validation=num_validation,
+                                num_test=num_test, dtype=dtype)
+    except FileNotFoundError as error:
+        if not quick_mode():
+            raise
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except ImportError as error:  # a copy of the library without the loader
+        if not quick_mode():
+            raise
+        reason = f"cannot import the CIFAR-10 loader ({error})"
+    print(f"NOTE: CIFAR-10 is not available here ({reason}).\n"
+          f"Quick mode: using a small SYNTHETIC data set of the same shapes instead; "
+          f"accuracies below say nothing about CIFAR-10.")
+    return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype)

@@ -1,0 +1,91 @@
+"""First-order update rules, each ``update(w, dw, config=None) -> (next_w, config)``.
+
+``config`` holds the hyperparameters (learning rate...) and the rule's state
+(velocity, moment estimates); the Solver keeps one config per parameter and
+passes it back at the next step. Defaults follow CS231n. Runs on NumPy and CuPy.
+
+>>> from cs231n_lib.backend import np
+>>> w, dw = np.ones(3), np.full(3, 0.5)
+>>> next_w, config = sgd(w, dw, {"learning_rate": 0.1})
+>>> next_w
+array([0.95, 0.95, 0.95])
+"""
+
+from .backend import get_array_module
+
+_SGD = {"learning_rate": 1e-2}
+_SGD_MOMENTUM = {"learning_rate": 1e-2, "momentum": 0.9, "velocity": None}
+_RMSPROP = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "cache": None}
+_ADAGRAD = {"learning_rate": 1e-2, "epsilon": 1e-8, "cache": None}
+_ADAM = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+         "m": None, "v": None, "t": 0}
+
+
+def _with_defaults(rule, config, defaults, w):
+    """Fill missing keys of config with the defaults (state arrays as zeros like w)."""
+    config = {} if config is None else config
+    if not isinstance(config, dict):
+        raise TypeError(f"{rule} config must be a dict or None, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ValueError(f"{rule} config has unknown keys {unknown}; allowed: {sorted(defaults)}")
+    xp = get_array_module(w)
+    for key, default in defaults.items():
+        if key not in config:
+            config[key] = xp.zeros_like(w) if default is None else default
+    return config
+
+
+def sgd(w, dw, config=None):
+    """Vanilla stochastic gradient descent: ``w -= learning_rate * dw``."""
+    config = _with_defaults("sgd", config, _SGD, w)
+    return w - config["learning_rate"] * dw, config
+
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum: ``v = momentum * v - learning_rate * dw; w += v``."""
+    config = _with_defaults("sgd_momentum", config, _SGD_MOMENTUM, w)
+    v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
+    config["velocity"] = v
+    return w + v, config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp: a moving average of squared gradients scales each step."""
+    config = _with_defaults("rmsprop", config, _RMSPROP, w)
+    xp = get_array_module(w)
+    decay = config["decay_rate"]
+    config["cache"] = decay * config["cache"] + (1 - decay) * dw * dw
+    next_w = w - config["learning_rate"] * dw / (xp.sqrt(config["cache"]) + config["epsilon"])
+    return next_w, config
+
+
+def adagrad(w, dw, config=None):
+    """Adagrad: the running sum of squared gradients scales each step."""
+    config = _with_defaults("adagrad", config, _ADAGRAD, w)
+    xp = get_array_module(w)
+    config["cache"] = config["cache"] + dw * dw
+    next_w = w - config["learning_rate"] * dw / (xp.sqrt(config["cache"]) + config["epsilon"])
+    return next_w, config
+
+
+def adam(w, dw, config=None):
+    """Adam with bias correction; ``t`` is incremented before it is used (as CS231n)."""
+    config = _with_defaults("adam", config, _ADAM, w)
+    xp = get_array_module(w)
+    config["t"] += 1
+    t, beta1, beta2 = config["t"], config["beta1"], config["beta2"]
+    config["m"] = beta1 * config["m"] + (1 - beta1) * dw
+    config["v"] = beta2 * config["v"] + (1 - beta2) * (dw * dw)
+    # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into two scalars
+    # so that the big arrays are touched as few times as possible.
+    denominator = xp.sqrt(config["v"])
+    denominator *= 1 / (1 - beta2 ** t) ** 0.5
+    denominator += config["epsilon"]
+    step = config["m"] / denominator
+    step *= config["learning_rate"] / (1 - beta1 ** t)
+    return w - step, config
+
+
+UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop,
+                "adagrad": adagrad, "adam": adam}

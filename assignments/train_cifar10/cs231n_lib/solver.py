@@ -1,0 +1,256 @@
+"""The Solver trains a classification model with minibatch gradient descent (CS231n's API).
+
+A model is anything with ``params`` (a dict name -> array) and
+``loss(X, y=None)``: scores (N, C) when y is None, else ``(loss, grads)`` with
+one gradient per parameter. The Solver draws minibatches from NumPy arrays on
+the host and moves each to the model's device once per step, so the same
+training loop runs on NumPy and on CuPy; losses and accuracies are kept as
+Python floats.
+
+Example (``data`` holds X_train, y_train, X_val, y_val)::
+
+    solver = Solver(model, data, update_rule="adam",
+                    optim_config={"learning_rate": 1e-3},
+                    num_epochs=1, batch_size=50, print_every=20)
+    solver.train()
+    solver.best_val_acc, solver.loss_history[-1]
+"""
+
+import os
+import pickle
+import tempfile
+
+from tqdm.auto import tqdm
+
+from . import optim
+from .backend import get_array_module, np, to_device, to_numpy
+
+_DEFAULTS = {
+    "update_rule": "sgd",
+    "optim_config": None,
+    "lr_decay": 1.0,
+    "batch_size": 100,
+    "num_epochs": 10,
+    "num_train_samples": 1000,
+    "num_val_samples": None,
+    "checkpoint_name": None,
+    "print_every": 10,
+    "verbose": True,
+    "seed": None,  # an addition to CS231n: a seed makes minibatch sampling repeatable
+    "augment": None,  # an addition: augment(X_batch, rng) -> X_batch, on the host, each step
+}
+_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+class Solver:
+    """Trains ``model`` on ``data``; see the module docstring.
+
+    Keyword arguments (CS231n's names and defaults): update_rule ('sgd', or any
+    name in ``optim.UPDATE_RULES``, or a function), optim_config, lr_decay,
+    batch_size, num_epochs, num_train_samples (subsample for the train accuracy
+    check), num_val_samples (None: all), checkpoint_name (save a checkpoint every
+    epoch when set), print_every, verbose (print progress; when False, a progress
+    bar), seed, and augment (a function ``(X_batch, rng) -> X_batch`` applied to each
+    training minibatch on the host, e.g. ``augment.flip_and_crop``). Unknown keyword
+    arguments raise TypeError.
+
+    After ``train()``: loss_history, train_acc_history, val_acc_history,
+    best_val_acc, best_params; the model holds the best validation parameters.
+    """
+
+    def __init__(self, model, data, **kwargs):
+        unknown = sorted(set(kwargs) - set(_DEFAULTS))
+        if unknown:
+            raise TypeError(f"Solver got unknown arguments {unknown}; allowed: {sorted(_DEFAULTS)}")
+        missing = [k for k in _DATA_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"data must hold {list(_DATA_KEYS)}; missing {missing}")
+        if not getattr(model, "params", None):
+            raise TypeError("model must have a non-empty params dict and a loss(X, y=None) method")
+        options = {**_DEFAULTS, **kwargs}
+        self.model = model
+        self.X_train, self.y_train = np.asarray(to_numpy(data["X_train"])), np.asarray(to_numpy(data["y_train"]))
+        self.X_val, self.y_val = np.asarray(to_numpy(data["X_val"])), np.asarray(to_numpy(data["y_val"]))
+        for split, X, y in (("train", self.X_train, self.y_train), ("val", self.X_val, self.y_val)):
+            if len(X) != len(y) or len(X) == 0:
+                raise ValueError(f"X_{split} and y_{split} must be non-empty and of one length, "
+                                 f"got {len(X)} and {len(y)}")
+        self.update_rule = self._find_update_rule(options["update_rule"])
+        self.optim_config = dict(options["optim_config"] or {})
+        self.lr_decay = options["lr_decay"]
+        self.batch_size = options["batch_size"]
+        self.num_epochs = options["num_epochs"]
+        self.num_train_samples = options["num_train_samples"]
+        self.num_val_samples = options["num_val_samples"]
+        self.checkpoint_name = options["checkpoint_name"]
+        self.print_every = options["print_every"]
+        self.verbose = options["verbose"]
+        self.augment = options["augment"]
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"augment must be a function (X_batch, rng) -> X_batch, got {self.augment!r}")
+        # Augmentation draws from its own generator, so adding it leaves minibatch sampling unchanged.
+        self._augment_rng = np.random.default_rng(options["seed"])
+        if options["seed"] is None:
+            self._rng = np.random  # the global generator, so np.random.seed() works as in CS231n
+        else:
+            self._rng = np.random.default_rng(options["seed"])
+        for name in ("batch_size", "num_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._reset()
+
+    @staticmethod
+    def _find_update_rule(rule):
+        if callable(rule):
+            return rule
+        if rule not in optim.UPDATE_RULES:
+            raise ValueError(f"unknown update_rule {rule!r}; choose one of {sorted(optim.UPDATE_RULES)}")
+        return optim.UPDATE_RULES[rule]
+
+    def _reset(self):
+        """Set up the book-keeping; also called by the constructor."""
+        self.epoch = 0
+        self.best_val_acc = 0.0
+        self.best_params = {}
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+
+    @property
+    def xp(self):
+        """The array module of the model's parameters (numpy or cupy)."""
+        return get_array_module(next(iter(self.model.params.values())))
+
+    def _step(self):
+        """One gradient update on a random minibatch. Called by train(); not for outside use."""
+        num_train = self.X_train.shape[0]
+        batch = self._rng.choice(num_train, self.batch_size)
+        X_host = self.X_train[batch]
+        if self.augment is not None:
+            X_host = self.augment(X_host, self._augment_rng)
+        X_batch = to_device(X_host, self.xp)  # one host-to-device copy per step
+        y_batch = to_device(self.y_train[batch], self.xp)
+        loss, grads = self.model.loss(X_batch, y_batch)
+        self.loss_history.append(float(loss))
+        for name, w in self.model.params.items():
+            next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            self.model.params[name] = next_w
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Fraction of ``X`` (host arrays) the model classifies correctly, as a float.
+
+        num_samples: evaluate on a random subsample of this size (None: all of X).
+        """
+        N = X.shape[0]
+        if num_samples is not None and N > num_samples:
+            keep = self._rng.choice(N, num_samples)
+            N, X, y = num_samples, X[keep], y[keep]
+        predictions = []
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(to_device(X[start:start + batch_size], self.xp))
+            predictions.append(to_numpy(scores.argmax(axis=1)))
+        return float(np.mean(np.concatenate(predictions) == y))
+
+    def _record_accuracies(self):
+        train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        if val_acc > self.best_val_acc or not self.best_params:
+            self.best_val_acc = val_acc
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        return train_acc, val_acc
+
+    def train(self):
+        """Run the optimization for num_epochs, then swap in the best validation parameters."""
+        iterations_per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
+        num_iterations = self.num_epochs * iterations_per_epoch
+        first = self.epoch * iterations_per_epoch  # > 0 after load_checkpoint
+        bar = tqdm(total=num_iterations, initial=first, disable=self.verbose, unit="batch",
+                   desc="training")
+        if first == 0:
+            train_acc, val_acc = self._record_accuracies()
+            self._log(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
+        for t in range(first, num_iterations):
+            self._step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", refresh=False)
+            if self.verbose and t % self.print_every == 0:
+                print(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
+            if (t + 1) % iterations_per_epoch == 0:
+                self.epoch += 1
+                for config in self.optim_configs.values():
+                    config["learning_rate"] = config.get("learning_rate", 1e-2) * self.lr_decay
+                train_acc, val_acc = self._record_accuracies()
+                bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", val_acc=f"{val_acc:.3f}")
+                self._log(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
+                          f"val_acc: {val_acc:f}")
+                self._save_checkpoint()
+        bar.close()
+        self.model.params = self.best_params
+
+    def _log(self, message):
+        if self.verbose:
+            print(message)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _save_checkpoint(self):
+        """Write ``{checkpoint_name}_epoch_{epoch}.pkl`` atomically, with arrays as NumPy arrays."""
+        if self.checkpoint_name is None:
+            return None
+        checkpoint = {
+            "params": {k: to_numpy(v) for k, v in self.model.params.items()},
+            "best_params": {k: to_numpy(v) for k, v in self.best_params.items()},
+            "optim_configs": {name: {k: to_numpy(v) if hasattr(v, "shape") else v
+                                     for k, v in config.items()}
+                              for name, config in self.optim_configs.items()},
+            "update_rule": getattr(self.update_rule, "__name__", str(self.update_rule)),
+            "lr_decay": self.lr_decay,
+            "optim_config": self.optim_config,
+            "batch_size": self.batch_size,
+            "num_train_samples": self.num_train_samples,
+            "num_val_samples": self.num_val_samples,
+            "epoch": self.epoch,
+            "best_val_acc": self.best_val_acc,
+            "loss_history": self.loss_history,
+            "train_acc_history": self.train_acc_history,
+            "val_acc_history": self.val_acc_history,
+        }
+        filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
+        folder = os.path.dirname(os.path.abspath(filename))
+        os.makedirs(folder, exist_ok=True)
+        # Write beside the target and rename: a crash never leaves half a checkpoint.
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(checkpoint, f)
+            os.replace(tmp, filename)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        if self.verbose:
+            print(f'Saving checkpoint to "{filename}"')
+        return filename
+
+    def load_checkpoint(self, filename):
+        """Resume from a checkpoint written by this Solver, on this Solver's backend.
+
+        Restores the parameters, the optimizer state, the epoch and the histories;
+        ``train()`` then continues with the next epoch.
+        """
+        with open(filename, "rb") as f:
+            checkpoint = pickle.load(f)
+        xp = self.xp
+        if set(checkpoint["params"]) != set(self.model.params):
+            raise ValueError(f"checkpoint {filename} holds parameters {sorted(checkpoint['params'])}, "
+                             f"the model has {sorted(self.model.params)}")
+        self.model.params = {k: to_device(v, xp) for k, v in checkpoint["params"].items()}
+        self.best_params = {k: to_device(v, xp) for k, v in checkpoint["best_params"].items()}
+        self.optim_configs = {name: {k: to_device(v, xp) if hasattr(v, "shape") else v
+                                     for k, v in config.items()}
+                              for name, config in checkpoint["optim_configs"].items()}
+        for key in ("epoch", "best_val_acc", "loss_history", "train_acc_history", "val_acc_history"):
+            setattr(self, key, checkpoint[key])
