@@ -40,15 +40,13 @@ class Leak:
         return f"{self.path} {self.location}: {self.what}"
 
 
-def collect_rules(notebooks: list[Path], lib_dir: Path, extra_public: list[Path] = ()) -> LeakRules:
+def collect_rules(notebooks: list[Path], lib_dir: Path) -> LeakRules:
     """What must not leak, from the source notebooks and the reference library."""
     text = NotebookText()
     for path in notebooks:
         split_notebook_text(read_notebook(path), Path(path).name, text)
     for path in python_files(lib_dir):
         _split_library_file(path, f"{Path(lib_dir).name}/{path.relative_to(lib_dir).as_posix()}", text)
-    for path in extra_public:
-        text.public.update(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines())
     distinctive = {line: origin for line, origin in text.instructor_only.items()
                    if line not in text.public and _is_distinctive(line)}
     return LeakRules(words=LEAK_WORDS, lines=distinctive)
