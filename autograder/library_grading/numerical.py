@@ -1,0 +1,95 @@
+"""Numerical gradients of the STUDENT'S OWN forward, for checking their backward against it.
+
+The parent plans, for a few sampled entries of each input, two extra forward calls with
+that entry nudged by +h and -h (same single child run as every other call). From the
+outputs it forms the objective ``L = sum(out * dout)`` (or the scalar output itself, for a
+loss) and the central difference ``(L+ - L-) / 2h``, which must match the student's
+backward at that entry. This tells a student whose forward is wrong whether their backward
+at least differentiates it correctly, and tells one whose forward is right whether the
+backward is the culprit.
+"""
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from .answers import Answers, Lost
+from .diagnosis import Verdict
+from .plan import Perturbed, Plan
+
+STEP = 1e-5        # float64 central differences: truncation ~h^2, rounding ~1e-16 / h
+RTOL = 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class NumericProbe:
+    function: str                          # the forward, task-style name
+    samples: dict[str, np.ndarray]         # input name -> sampled flat indices
+    keys: dict[tuple[str, int, int], str]  # (input name, flat index, +1/-1) -> call key
+    output_path: str
+    output_shape: tuple
+
+
+def plan_probe(plan: Plan, key_prefix: str, function: str, args_for: Callable[[dict], tuple],
+               wrt: dict[str, np.ndarray], rng: np.random.Generator, samples: int,
+               output_path: str, output_shape: tuple, timeout: float = 2.0) -> NumericProbe:
+    """Add the nudged forward calls; ``args_for({name: Perturbed})`` builds one call's arguments."""
+    sampled, keys = {}, {}
+    for name, base in wrt.items():
+        indices = np.sort(rng.choice(base.size, size=min(samples, base.size), replace=False))
+        sampled[name] = indices
+        for index in indices:
+            for sign in (1, -1):
+                key = f"{key_prefix}/{name}[{int(index)}]{'+' if sign > 0 else '-'}"
+                nudged = Perturbed(base, ((int(index), sign * STEP),))
+                keys[(name, int(index), sign)] = plan.call(key, function, *args_for({name: nudged}),
+                                                           timeout=timeout)
+    return NumericProbe(function=function, samples=sampled, keys=keys,
+                        output_path=output_path, output_shape=tuple(output_shape))
+
+
+def numerical_gradient(probe: NumericProbe, answers: Answers, upstream: np.ndarray | None) -> dict:
+    """{input name: numerical gradient at the sampled indices}; Lost if a nudged forward failed."""
+    forward = probe.function.rsplit(".", 1)[-1]
+    gradients = {}
+    for name, indices in probe.samples.items():
+        values = []
+        for index in indices:
+            objective = []
+            for sign in (1, -1):
+                try:
+                    returned = answers.returned(probe.keys[(name, int(index), sign)])
+                    out = returned.array(probe.output_path, probe.output_shape, "its output")
+                except Lost as lost:
+                    raise Lost(f"cannot form the numerical gradient of your {forward}: {lost}") from None
+                objective.append(float(out.sum()) if upstream is None else float((out * upstream).sum()))
+            values.append((objective[0] - objective[1]) / (2 * STEP))
+        gradients[name] = np.array(values)
+    return gradients
+
+
+def compare_with_numerical(probe: NumericProbe, answers: Answers, upstream: np.ndarray | None,
+                           analytic: dict[str, np.ndarray], backward: str,
+                           allowed_misses: int = 0) -> Verdict:
+    """Does the student's backward (``analytic``: full gradients by input name) match the numbers?
+
+    ``allowed_misses`` tolerates entries where a kink (relu, max) sits within h of the input.
+    """
+    numerical = numerical_gradient(probe, answers, upstream)
+    forward = probe.function.rsplit(".", 1)[-1]
+    problems, worst = [], 0.0
+    for name, indices in probe.samples.items():
+        got = analytic[name].reshape(-1)[indices]
+        want = numerical[name]
+        scale = max(float(np.abs(want).max(initial=0.0)), float(np.abs(got).max(initial=0.0)), 1e-8)
+        difference = np.abs(got - want) / scale
+        worst = max(worst, float(difference.max(initial=0.0)))
+        misses = int((difference > RTOL).sum())
+        if misses > allowed_misses:
+            problems.append(f"d{name} at {misses} of {len(indices)} sampled entries")
+    if not problems:
+        return Verdict(True, None, worst)
+    return Verdict(False, (f"{backward} disagrees with the numerical gradient of your own {forward}: "
+                           f"{', '.join(problems)} (largest difference {worst:.2g} of the gradient's "
+                           f"magnitude); the backward pass does not differentiate your forward pass"), worst)
