@@ -8,7 +8,9 @@ exercise, which sits under ``# YOUR CODE HERE``. Anything else (a TypeError on a
 error in a given cell) is the confusing traceback students must never meet first.
 """
 
+import re
 import shutil
+import tomllib
 
 import pytest
 from nbclient.exceptions import CellExecutionError
@@ -16,6 +18,13 @@ from nbclient.exceptions import CellExecutionError
 from .kit import ASSIGNMENTS, assignments, run_notebook, strip_ansi
 
 RELEASED = assignments()
+
+
+def earlier_tasks(name):
+    """The library tasks of the assignments listed before ``name`` in solutions/tasks.toml."""
+    tasks = tomllib.loads((ASSIGNMENTS.parent / "solutions" / "tasks.toml").read_text())
+    names = list(tasks)
+    return [task for earlier in names[:names.index(name)] for task in tasks[earlier]["tasks"]]
 
 
 @pytest.mark.parametrize("name, notebook", RELEASED, ids=[name for name, _ in RELEASED])
@@ -36,7 +45,13 @@ def test_stub_notebook_stops_at_first_unimplemented_function(tmp_path, name, not
     assert error.ename == "NotImplementedError", \
         f"{name}: the first error is {error.ename}: {error.evalue}, not a NotImplementedError stub"
     traceback = strip_ansi(error.traceback if isinstance(error.traceback, str) else "\n".join(error.traceback))
-    if error.evalue:
+    if error.evalue.startswith("copy your implementations"):
+        # A later assignment first asks for the functions students wrote in earlier ones.
+        named = re.findall(r"([\w.]+) \(\w+\)", error.evalue)
+        earlier = earlier_tasks(name)
+        assert named and all(task in earlier for task in named), \
+            f"{name}: {error.evalue!r} names functions that are not earlier assignments' tasks {earlier}"
+    elif error.evalue:
         assert f"your task in {name}/" in error.evalue, f"{name}: unclear stub message {error.evalue!r}"
     else:
         assert "YOUR CODE HERE" in traceback or "YOUR CODE HERE" in str(error), \
