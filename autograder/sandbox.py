@@ -173,6 +173,9 @@ def run_sandboxed(command: list[str], *, binds: list[Bind], limits: SandboxLimit
     the command runs on the host with the limits only; inside paths then mean nothing, so
     the caller must pass host paths in ``command``.
     """
+    for bind in binds:
+        if not Path(bind.host).exists():
+            raise FileNotFoundError(f"sandbox bind source does not exist: {bind.host}")
     environment = scrubbed_environment(env)
     sandbox_uid = _next_sandbox_uid() if (use_sandbox and os.geteuid() == 0) else None
     limited = _prlimit_prefix(limits) + list(command)
@@ -313,8 +316,6 @@ def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool) -> list[str
             if text != "/" and text not in made and not _is_system_mount(text):
                 args += ["--perms", "0755", "--dir", text]
                 made.add(text)
-        if not Path(bind.host).exists():
-            raise FileNotFoundError(f"sandbox bind source does not exist: {bind.host}")
         args += ["--bind" if bind.writable else "--ro-bind", str(bind.host), bind.inside]
     args += ["--perms", "1777", "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp",
              "--chdir", cwd, "--clearenv"]

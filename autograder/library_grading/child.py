@@ -34,6 +34,7 @@ import traceback
 MAX_LEAVES = 64        # a return value is a few arrays; more is garbage
 MAX_DEPTH = 4
 MAX_MESSAGE = 600      # characters kept of an exception message
+MAX_ARRAY_BYTES = 8 * 2**20   # graded arrays are tiny: a bigger one is garbage, not worth the file-size limit
 
 
 class CallTimedOut(BaseException):
@@ -170,7 +171,9 @@ def _flatten(value, path, arrays, leaves, depth, np):
             _flatten(item, f"{path}.{key}", arrays, leaves, depth + 1, np)
     elif isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
         array = np.array(value)  # a plain ndarray, whatever subclass came in
-        if array.dtype.kind in "biuf":
+        if array.nbytes > MAX_ARRAY_BYTES:
+            leaves[path] = f"array of {array.nbytes} bytes (too large)"
+        elif array.dtype.kind in "biuf":
             arrays[path] = array
             leaves[path] = "array"
         else:

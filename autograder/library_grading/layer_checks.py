@@ -41,7 +41,7 @@ def _backward_checks(c: Checks, backward_key: str, forward: str, forward_args_fo
     def numerical(answers):
         returned = answers.returned(backward_key)
         analytic = {n: returned.array(f"r.{p}", inputs[n].shape, f"d{n}") for p, n in enumerate(inputs)}
-        return compare_with_numerical(probe, answers, upstream, analytic, c.task.rsplit(".", 1)[-1])
+        return compare_with_numerical(probe, answers, upstream, analytic, c.task.rsplit(".", 1)[-1], expected)
     c.add("agrees with the numerical gradient of your forward", numerical_points, numerical, kind=NUMERICAL)
 
 
@@ -173,7 +173,7 @@ def max_pool_backward_checks(c: Checks):
 
     def numerical(answers):
         analytic = {"x": answers.returned(key).array("r", x.shape, "dx")}
-        return compare_with_numerical(probe, answers, dout, analytic, "max_pool_backward_naive")
+        return compare_with_numerical(probe, answers, dout, analytic, "max_pool_backward_naive", {"x": dx})
     c.add("agrees with the numerical gradient of your forward", 1, numerical, kind=NUMERICAL)
 
 

@@ -110,7 +110,7 @@ def loss_checks(c: Checks):
         returned = answers.returned(key)
         analytic = {n: returned.array(f"r.1.{n}", params[n].shape, f"grads['{n}']") for n in PARAM_NAMES}
         # relu and max pooling have kinks: one sampled entry per parameter may sit on one.
-        return compare_with_numerical(probe, answers, None, analytic, "loss", allowed_misses=1)
+        return compare_with_numerical(probe, answers, None, analytic, "loss", grads, allowed_misses=1)
     c.add("gradients agree with the numerical gradient of your loss", 1, numerical, kind=NUMERICAL)
 
 

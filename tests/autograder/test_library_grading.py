@@ -1,0 +1,170 @@
+"""Clean-room grading of real submissions: full marks, zero, and exactly the points of what broke."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from autograder.library_grading import grade_library, read_results
+from autograder.library_grading.checks import build_checks, graded_tasks
+from autograder.library_grading.results import assignment_tasks
+from autograder.library_grading.seeds import load_or_create_secret, student_seed
+from autograder.tasks import load_catalog
+
+from .students import (REFERENCE, TASKS_FILE, TEST_LIMITS, check_entry, function_entry, lost_checks,
+                       make_submission)
+
+ASSIGNMENTS = ("conv_pool", "im2col", "train_cifar10")
+
+
+def grade(tmp_path, secret_file, student, folder, assignment="conv_pool"):
+    return grade_library(student, folder, assignment, tmp_path / "results", secret_file=secret_file,
+                         limits=TEST_LIMITS, call_timeout=2.0)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def test_every_task_of_tasks_toml_has_checks():
+    catalog = load_catalog(TASKS_FILE, REFERENCE)
+    listed = {task.name for assignment in catalog.assignments for task in assignment.tasks}
+    assert listed == set(graded_tasks())
+
+
+def test_each_student_gets_their_own_inputs_and_always_the_same(tmp_path):
+    secret = load_or_create_secret(tmp_path / "secret")
+    assert stat.S_IMODE(os.stat(tmp_path / "secret").st_mode) == 0o600
+    assert load_or_create_secret(tmp_path / "secret") == secret
+
+    def inputs(student):
+        plan, _ = build_checks(assignment_tasks("conv_pool"), student_seed(secret, student, "conv_pool"))
+        plan.write(tmp_path)
+        with np.load(tmp_path / "inputs.npz") as data:
+            return {key: data[key] for key in data.files}
+
+    alice, alice_again, bob = inputs("alice"), inputs("alice"), inputs("bob")
+    assert alice.keys() == alice_again.keys() == bob.keys()
+    assert all(np.array_equal(alice[k], alice_again[k]) for k in alice)
+    assert not any(np.array_equal(alice[k], bob[k]) for k in alice if alice[k].size > 4)
+    other_secret = student_seed(b"another course secret!!", "alice", "conv_pool")
+    assert other_secret != student_seed(secret, "alice", "conv_pool")
+
+
+def test_the_exchange_folder_holds_no_reference_result(tmp_path):
+    """The child gets inputs only: no array in it equals a reference output."""
+    from cs231n_lib import layers
+    plan, _ = build_checks(["layers.relu_forward"], 7)
+    plan.write(tmp_path)
+    with np.load(tmp_path / "inputs.npz") as data:
+        arrays = [data[k] for k in data.files]
+    assert len(arrays) == 1
+    expected, _ = layers.relu_forward(arrays[0])
+    assert not np.array_equal(arrays[0], expected)
+    assert "relu" not in (tmp_path / "plan.json").read_text().replace("relu_forward", "")
+
+
+# ----------------------------------------------------------------------------- real submissions
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_reference_gets_full_marks(requires_sandbox, tmp_path, secret_file, assignment):
+    result = grade(tmp_path, secret_file, "ref", make_submission(tmp_path, "ref"), assignment)
+    assert result["error"] is None and result["run"]["status"] == "ok", result["run"]
+    assert lost_checks(result) == set()
+    assert result["score"] == result["max_score"] > 0
+    assert result["sandboxed"] is True
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_stubs_get_zero_and_say_not_implemented(requires_sandbox, tmp_path, secret_file, assignment):
+    result = grade(tmp_path, secret_file, "stubs", make_submission(tmp_path, "stubs", stubbed=True), assignment)
+    assert result["score"] == 0 and result["max_score"] > 0
+    diagnoses = [c["diagnosis"] for f in result["functions"] for c in f["checks"]]
+    assert all("NotImplementedError" in d for d in diagnoses), diagnoses
+
+
+def test_a_wrong_dw_costs_exactly_its_checks_and_is_explained(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "half_dw", edits={"layers.py": [
+        ("dw += xp.tensordot(dout_ij, x_pad[:, :, rows, cols], axes=([0], [0]))",
+         "dw += 0.5 * xp.tensordot(dout_ij, x_pad[:, :, rows, cols], axes=([0], [0]))")]})
+    result = grade(tmp_path, secret_file, "half_dw", folder)
+    task = "layers.conv_backward_naive"
+    assert lost_checks(result) == {(task, "dw"), (task, "agrees with the numerical gradient of your forward")}
+    assert result["score"] == result["max_score"] - 3
+    assert "0.5 times the expected values" in check_entry(result, task, "dw")["diagnosis"]
+    assert "dw at 3 of 3 sampled entries" in check_entry(
+        result, task, "agrees with the numerical gradient of your forward")["diagnosis"]
+    assert any("conv_forward_naive passes its checks" in n for n in function_entry(result, task)["notes"])
+
+
+def test_a_conv_that_ignores_the_stride_is_told_so(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "no_stride", edits={"layers.py": [
+        ("            top, left = i * stride, j * stride\n", "            top, left = i, j\n")]})
+    result = grade(tmp_path, secret_file, "no_stride", folder)
+    forward = "layers.conv_forward_naive"
+    # The backward is right, so it keeps its points although it disagrees with the broken forward.
+    assert lost_checks(result) == {(forward, "stride 2, pad 0")}
+    diagnosis = check_entry(result, forward, "stride 2, pad 0")["diagnosis"]
+    assert "row 0, column 0) is right" in diagnosis and "i * 2" in diagnosis
+
+
+def test_a_consistently_wrong_forward_and_backward_are_told_which_one(requires_sandbox, tmp_path, secret_file):
+    """A backward that differentiates the student's (wrong) forward keeps the numerical check's point."""
+    folder = make_submission(tmp_path, "no_stride_both", edits={"layers.py": [
+        ("            top, left = i * stride, j * stride\n", "            top, left = i, j\n"),
+        ("            rows = slice(i * stride, i * stride + (HH - 1) * dilation + 1, dilation)\n"
+         "            cols = slice(j * stride, j * stride + (WW - 1) * dilation + 1, dilation)\n",
+         "            rows = slice(i, i + (HH - 1) * dilation + 1, dilation)\n"
+         "            cols = slice(j, j + (WW - 1) * dilation + 1, dilation)\n")]})
+    result = grade(tmp_path, secret_file, "no_stride_both", folder)
+    backward = "layers.conv_backward_naive"
+    assert check_entry(result, backward, "agrees with the numerical gradient of your forward")["passed"]
+    assert not check_entry(result, backward, "dx")["passed"] and not check_entry(result, backward, "dw")["passed"]
+    assert any("fix conv_forward_naive first" in n for n in function_entry(result, backward)["notes"])
+
+
+def test_missing_bias_and_ties_are_diagnosed(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "sloppy", edits={"layers.py": [
+        ("out[:, :, i, j] = xp.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b",
+         "out[:, :, i, j] = xp.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))"),
+        ("            switch = window.argmax(axis=2)  # first maximum on ties\n"
+         "            onehot = xp.arange(pool_height * pool_width) == switch[:, :, None]\n",
+         "            onehot = window == window.max(axis=2, keepdims=True)\n")]})
+    result = grade(tmp_path, secret_file, "sloppy", folder)
+    assert "bias is not added" in check_entry(result, "layers.conv_forward_naive", "stride 1, pad 1")["diagnosis"]
+    ties = check_entry(result, "layers.max_pool_backward_naive", "ties: the gradient goes to the first maximum only")
+    assert not ties["passed"] and "first maximum" in ties["diagnosis"]
+    assert check_entry(result, "layers.max_pool_backward_naive", "dx")["passed"]   # no ties, no difference
+
+
+def test_grading_is_idempotent_and_regrades_a_changed_submission(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "carol")
+    first = grade(tmp_path, secret_file, "carol", folder)
+    path = tmp_path / "results" / "conv_pool" / "carol.json"
+    stamp = path.stat().st_mtime_ns
+    assert grade(tmp_path, secret_file, "carol", folder) == first
+    assert path.stat().st_mtime_ns == stamp
+    layers = folder / "cs231n_lib" / "layers.py"
+    layers.write_text(layers.read_text().replace("out = xp.maximum(x, 0)", "out = xp.abs(x)"))
+    second = grade(tmp_path, secret_file, "carol", folder)
+    assert second["submission_sha256"] != first["submission_sha256"]
+    assert lost_checks(second) == {("layers.relu_forward", "values, negatives and zeros")}
+    assert read_results(tmp_path / "results", "conv_pool")["carol"] == json.loads(path.read_text())
+
+
+def test_a_missing_library_costs_everything_with_the_reason(requires_sandbox, tmp_path, secret_file):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    result = grade(tmp_path, secret_file, "empty", folder)
+    assert result["score"] == 0 and "no cs231n_lib/ folder" in result["error"]
+
+
+def test_a_symlink_to_the_reference_is_not_followed(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "linker", stubbed=True)
+    layers = folder / "cs231n_lib" / "layers.py"
+    layers.unlink()
+    layers.symlink_to(REFERENCE / "layers.py")
+    result = grade(tmp_path, secret_file, "linker", folder)
+    assert result["score"] == 0   # the copy has no layers.py: the link was dropped, not followed
+    diagnosis = check_entry(result, "layers.relu_forward", "values, negatives and zeros")["diagnosis"]
+    assert "No module named 'cs231n_lib.layers'" in diagnosis
