@@ -64,6 +64,8 @@ def test_bad_arguments_and_missing_data(data_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run(data_dir, tmp_path / "run", "--model", "convnet")  # no --spec
     assert "--model convnet needs a --spec" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"error: .*expected \"\*N\" right after"):
+        run(data_dir, tmp_path / "run", "--model", "convnet", "--spec", "[CONV3-4] -> FC")
     with pytest.raises(SystemExit, match="fetch cifar10"):
         train.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
 
