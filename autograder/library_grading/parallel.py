@@ -80,7 +80,7 @@ def _on_dask(pairs, assignment, results_dir, scheduler, options, unsafe_no_sandb
                                    str(results_dir), unsafe_no_sandbox=unsafe_no_sandbox, pure=False,
                                    key=f"grade-{assignment}-{student_id}-{os.getpid()}", **options)
             futures[future] = student_id
-        for future in as_completed(futures):
+        for future in as_completed(list(futures), loop=client.loop):
             student_id = futures[future]
             results[student_id] = _outcome(student_id, future)
             bar.set_postfix_str(student_id, refresh=False)

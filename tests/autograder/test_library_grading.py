@@ -168,3 +168,15 @@ def test_a_symlink_to_the_reference_is_not_followed(requires_sandbox, tmp_path, 
     assert result["score"] == 0   # the copy has no layers.py: the link was dropped, not followed
     diagnosis = check_entry(result, "layers.relu_forward", "values, negatives and zeros")["diagnosis"]
     assert "No module named 'cs231n_lib.layers'" in diagnosis
+
+
+def test_without_bubblewrap_grading_refuses_unless_unsafe(tmp_path, secret_file, monkeypatch, capsys):
+    from autograder import sandbox
+    monkeypatch.setattr(sandbox, "_probe", lambda: (False, "bubblewrap is not installed"))
+    folder = make_submission(tmp_path, "trusted")
+    with pytest.raises(sandbox.SandboxUnavailableError, match="--unsafe-no-sandbox"):
+        grade(tmp_path, secret_file, "trusted", folder)
+    result = grade_library("trusted", folder, "conv_pool", tmp_path / "results", secret_file=secret_file,
+                           limits=TEST_LIMITS, unsafe_no_sandbox=True)
+    assert result["sandboxed"] is False and result["score"] == result["max_score"]
+    assert "GRADING WITHOUT A SANDBOX" in capsys.readouterr().err

@@ -1,0 +1,80 @@
+"""Diagnoses of typical mistakes, on arrays made here: each names what to fix, never the inputs."""
+
+import numpy as np
+import pytest
+
+from autograder.library_grading.answers import Answers, Lost
+from autograder.library_grading.diagnosis import Layout, compare
+from cs231n_lib import layers
+
+MAP = Layout(axis_names=("image", "filter", "row", "column"), channel_axis=1, channel_word="filter", spatial=True)
+
+
+@pytest.fixture
+def conv(rng):
+    x, w, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    return x, w, b
+
+
+def test_right_within_float32_rounding_passes(conv):
+    x, w, b = conv
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+    single, _ = layers.conv_forward_naive(*(a.astype(np.float32) for a in conv), {"stride": 1, "pad": 1})
+    assert compare(single.astype(np.float64), out, "out", MAP).passed
+
+
+def test_missing_padding_shows_on_the_border(conv):
+    x, w, b = conv
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+    wrong = out.copy()
+    wrong[:, :, 0, :] = wrong[:, :, -1, :] = wrong[:, :, :, 0] = wrong[:, :, :, -1] = 0.0
+    verdict = compare(wrong, out, "out", MAP)
+    assert not verdict.passed and "border of the map is wrong: check the zero padding" in verdict.diagnosis
+
+
+def test_a_wrong_stride_shows_after_the_first_window(conv):
+    x, w, b = conv
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": 2, "pad": 0})
+    no_stride, _ = layers.conv_forward_naive(x[:, :, :5, :5], w, b, {"stride": 1, "pad": 0})
+    layout = Layout(MAP.axis_names, 1, "filter", True, stride=2)
+    diagnosis = compare(no_stride[:, :, :3, :3], out, "out", layout).diagnosis
+    assert "row 0, column 0) is right" in diagnosis and "(i * 2, j * 2)" in diagnosis
+
+
+def test_bias_scale_sign_transpose_and_one_filter(conv):
+    x, w, b = conv
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+    with_bias = Layout(MAP.axis_names, 1, "filter", True, bias=b)
+    assert "bias is not added" in compare(out - b[None, :, None, None], out, "out", with_bias).diagnosis
+    assert "bias is added twice" in compare(out + b[None, :, None, None], out, "out", with_bias).diagnosis
+    assert "constant per filter" in compare(out + np.arange(4.0)[None, :, None, None], out, "out", MAP).diagnosis
+    assert "2 times the expected values" in compare(2 * out, out, "out", MAP).diagnosis
+    assert "opposite sign" in compare(-out, out, "out", MAP).diagnosis
+    assert "row and column axes in a different order" in compare(out.transpose(0, 1, 3, 2), out, "out", MAP).diagnosis
+    one_filter = out.copy()
+    one_filter[:, 2] += np.linspace(0, 1, 49).reshape(7, 7)
+    diagnosis = compare(one_filter, out, "out", MAP).diagnosis
+    assert "only filter(s) [2] are wrong" in diagnosis and "out[" in diagnosis
+
+
+def test_all_zeros_says_the_output_was_never_filled(conv):
+    out, _ = layers.conv_forward_naive(*conv, {"stride": 1, "pad": 1})
+    assert "all zeros" in compare(np.zeros_like(out), out, "out", MAP).diagnosis
+
+
+def test_untrusted_output_files_become_reasons(tmp_path):
+    """Pickles, lies and missing files in the child's folder are lost points, never crashes."""
+    (tmp_path / "status.jsonl").write_text(
+        '{"event": "import", "status": "ok"}\nnot json\n[1, 2]\n'
+        '{"event": "call", "index": 0, "status": "ok", "leaves": {"r": "array"}}\n'
+        '{"event": "call", "index": 1, "status": "ok", "leaves": {"r": "array"}}\n'
+        '{"event": "call", "index": 0, "status": "error"}\n')
+    np.savez(tmp_path / "call-0000.npz", allow_pickle=True, r=np.array([object()], dtype=object))
+    answers = Answers(tmp_path, {"a": 0, "b": 1, "c": 2}, {"a": "layers.relu_forward", "b": "layers.relu_forward",
+                                                         "c": "layers.relu_forward"}, not_run_reason="it crashed")
+    with pytest.raises(Lost, match="not a valid array file"):
+        answers.returned("a").array("r", (1,), "out")
+    with pytest.raises(Lost, match="output file is missing"):
+        answers.returned("b").array("r", (1,), "out")
+    with pytest.raises(Lost, match="was not run: it crashed"):
+        answers.returned("c")
