@@ -30,6 +30,9 @@ RESULT_FORMAT = "cs231n-library-grading/1"
 TASKS_FILE = REFERENCE_ROOT.parent / "solutions" / "tasks.toml"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,127}$")
 PARTIAL_MARK = ".partial-"
+# A correct library answers every call of an assignment in about a second; an infinite loop in
+# one function is stopped by the per-call timeout, one at import time by this wall clock.
+LIBRARY_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=30, memory_bytes=2 * 2**30, max_processes=16)
 
 
 def grade_library(student_id: str, submission_dir: Path, assignment: str, results_dir: Path, *,
@@ -58,7 +61,7 @@ def grade_library_with(student_id, submission_dir, assignment, results_dir, *, s
         return existing
     tasks = assignment_tasks(assignment)
     seed = student_seed(load_or_create_secret(Path(secret_file)), student_id, assignment)
-    body = grade_submission(Path(submission_dir), tasks, seed, limits=limits or SandboxLimits(),
+    body = grade_submission(Path(submission_dir), tasks, seed, limits=limits or LIBRARY_LIMITS,
                             use_sandbox=use_sandbox, call_timeout=call_timeout)
     result = {"format": RESULT_FORMAT, "student_id": student_id, "assignment": assignment,
               "submission_sha256": fingerprint, "grader_sha256": grader_hash(),
