@@ -28,7 +28,7 @@ def _child_processes_left() -> list[str]:
     return found
 
 
-def test_a_killed_batch_resumes_where_it_stopped(requires_sandbox, tmp_path):
+def test_a_killed_batch_resumes_where_it_stopped(requires_sandbox, tmp_path, capfd):
     submissions = {s: make_submission(tmp_path / "class", s, stubbed=(i % 2 == 1)) for i, s in enumerate(STUDENTS)}
     results, secret = tmp_path / "results", tmp_path / ".grading_secret"
     script = textwrap.dedent(f"""
@@ -59,8 +59,10 @@ def test_a_killed_batch_resumes_where_it_stopped(requires_sandbox, tmp_path):
     assert _child_processes_left() == []
 
     resumed = grade_many(submissions, "conv_pool", results, secret_file=secret, jobs=2, limits=TEST_LIMITS,
-                         progress=False)
+                         progress=True)
     assert set(resumed) == set(STUDENTS)
+    bar = capfd.readouterr().err
+    assert "grading conv_pool" in bar and "6/6" in bar and "<" in bar   # tqdm: count, elapsed<remaining
     for student, raw in finished.items():       # finished work is kept, not redone
         assert (folder / f"{student}.json").read_bytes() == raw
     full = resumed["s0"]["max_score"]
