@@ -55,7 +55,7 @@ def score_cell(cell: dict, spec: GradeCellSpec) -> dict:
         kind = output.get("output_type")
         if kind == "error":
             name = str(output.get("ename", "error"))[:80]
-            if name == "CellTimeoutError":
+            if name in ("CellTimeoutError", "KeyboardInterrupt"):   # nbgrader interrupts a cell at its timeout
                 return _entry(spec, 0.0, "timeout", "the cell did not finish within the time limit", checks)
             # Only the exception's type: its message may hold hidden test values.
             return _entry(spec, 0.0, "error", f"the cell raised {name}", checks)

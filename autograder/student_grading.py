@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import sandbox
 from .grading_layout import GradingLayout
+from .integrity import scan_submission
 from .layout import KitLayout
 from .library_grading.results import grade_library_with, grader_hash, write_json_atomically
 from .notebook_run import NOTEBOOK_LIMITS, run_notebook_grading, student_library_files
@@ -77,6 +78,10 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
                                template_course=template, use_sandbox=use_sandbox,
                                limits=job.options.notebook_limits, cell_timeout=job.options.cell_timeout)
     notebook = score_notebook(run.notebook_bytes, spec, run.missing_reason)
+    findings = scan_submission(submission, layout.release_dir(job.assignment), assignment.notebook)
+    held = [f for f in findings if f.hold]
+    if held:
+        hold_notebook(notebook, held)
     notebook.update(name=assignment.notebook, run=_run_record(run), touched_outside=list(run.touched))
     if run.notebook_bytes is not None:
         _keep_autograded_copy(layout, job, assignment.notebook, run.notebook_bytes)
@@ -94,9 +99,20 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
         "score": notebook["score"] + (library["score"] if library else 0.0),
         "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
         "notebook": notebook, "library": library,
+        "integrity": {"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]},
     }
     write_json_atomically(path, result)
     return result
+
+
+def hold_notebook(notebook: dict, held: list) -> None:
+    """Code that patches NumPy or the grader could have changed what the grade cells report:
+    the notebook part scores 0 until an instructor reviews it (the library part stands)."""
+    reason = f"held for review: {held[0].what} ({held[0].where})"
+    for cell in notebook["cells"]:
+        cell.update(score=0.0, status="held", reason=reason)
+    notebook["score"] = 0.0
+    notebook["held"] = reason
 
 
 def read_result(path: Path, expected_format: str = RESULT_FORMAT) -> dict | None:
@@ -150,7 +166,7 @@ def release_independent_options(options: GradingOptions) -> str:
 def _own_sources_hash() -> str:
     digest = hashlib.sha256()
     for name in ("student_grading.py", "notebook_run.py", "notebook_scores.py", "notebook_spec.py",
-                 "notebook_template.py"):
+                 "notebook_template.py", "integrity.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     digest.update(sys.version.split()[0].encode())
     return digest.hexdigest()
