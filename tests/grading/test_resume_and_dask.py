@@ -1,0 +1,95 @@
+"""A grading run killed midway resumes with a consistent gradebook; Dask grades one task per student;
+without bubblewrap grading refuses unless told otherwise."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder import sandbox
+from autograder.__main__ import main
+from autograder.grade_batch import grade_class
+from autograder.gradebook import gradebook_scores, open_gradebook, scores_of
+from autograder.layout import REPO_ROOT
+from autograder.notebook_spec import load_catalog_of, notebook_spec
+from autograder.student_grading import read_results
+
+from .conftest import OPTIONS, collected_class
+
+ASSIGNMENT = "architectures"   # notebook only (no library tasks): the cheapest real grading
+
+
+def assert_gradebook_matches_results(layout, expect_all: bool):
+    spec = notebook_spec(layout.kit, load_catalog_of(layout.kit).get(ASSIGNMENT))
+    results = read_results(layout, ASSIGNMENT)
+    with sqlite3.connect(layout.gradebook) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with open_gradebook(layout.gradebook) as gradebook:
+        stored = gradebook_scores(gradebook, ASSIGNMENT)
+    assert set(stored) <= set(results)          # never a gradebook entry without its result
+    for student, cells in stored.items():
+        assert cells == scores_of(results[student], spec), student   # and never half an entry
+    if expect_all:
+        assert set(stored) == set(results)
+    return results
+
+
+def test_a_run_killed_midway_leaves_whole_results_and_resumes(requires_sandbox, tmp_path):
+    layout = collected_class(tmp_path, ASSIGNMENT, {"s1": "reference", "s2": "partial", "s3": "reference"})
+    command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--course-dir", str(layout.course_dir),
+               "--jobs", "1", "--no-progress", "--cell-timeout", str(OPTIONS.cell_timeout)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(layout.results_dir(ASSIGNMENT).glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)    # into the next student's sandbox
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    first = assert_gradebook_matches_results(layout, expect_all=False)
+    assert 1 <= len(first) < 3
+    for path in layout.results_dir(ASSIGNMENT).glob("*.json"):
+        assert json.loads(path.read_text())["format"] == "cs231n-grade/1"
+
+    report = grade_class(layout, ASSIGNMENT, jobs=2, options=OPTIONS, progress=False)
+    assert sorted(report.results) == ["s1", "s2", "s3"] and not report.internal_errors
+    for student, result in first.items():
+        assert report.results[student]["graded_at"] == result["graded_at"]    # kept, not graded again
+    results = assert_gradebook_matches_results(layout, expect_all=True)
+    assert results["s1"]["score"] == results["s3"]["score"] == results["s1"]["max_score"]
+    assert results["s2"]["score"] < results["s2"]["max_score"]
+
+
+def test_a_dask_local_cluster_grades_one_task_per_student(requires_sandbox, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
+    layout = collected_class(tmp_path, ASSIGNMENT, {"ada": "reference", "cy": "stubs"})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        report = grade_class(layout, ASSIGNMENT, scheduler=cluster.scheduler_address, options=OPTIONS,
+                             progress=False)
+    assert not report.internal_errors
+    ada, cy = report.results["ada"], report.results["cy"]
+    assert ada["sandboxed"] and ada["score"] == ada["max_score"] > 0
+    assert cy["score"] == 0
+    assert_gradebook_matches_results(layout, expect_all=True)
+
+
+def test_without_bubblewrap_grading_refuses_unless_told(tmp_path, monkeypatch, capsys):
+    layout = collected_class(tmp_path, ASSIGNMENT, {"cy": "stubs"})
+    monkeypatch.setattr(sandbox, "_probe", lambda: (False, "bubblewrap is not installed (test)"))
+    code = main(["grade", ASSIGNMENT, "--course-dir", str(layout.course_dir), "--no-progress"])
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "--unsafe-no-sandbox" in error and "bubblewrap is not installed (test)" in error
+    assert not list(layout.results_dir(ASSIGNMENT).glob("*.json"))
+
+    code = main(["grade", ASSIGNMENT, "--course-dir", str(layout.course_dir), "--no-progress", "--unsafe-no-sandbox",
+                 "--cell-timeout", str(OPTIONS.cell_timeout)])
+    captured = capsys.readouterr()
+    assert code == 0 and "WARNING: GRADING WITHOUT A SANDBOX" in captured.err and "NOT SANDBOXED" in captured.out
+    assert read_results(layout, ASSIGNMENT)["cy"]["sandboxed"] is False
