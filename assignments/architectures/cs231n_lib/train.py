@@ -158,13 +158,13 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         xp = resolve_backend(args.backend)  # fail now if cupy was asked for and cannot run
+        model = build_model(args)  # before the data: a bad --spec should not wait for a load
         data = load_data(args)
-    except (BackendUnavailableError, FileNotFoundError) as error:
+    except (BackendUnavailableError, FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     out, checkpoint = prepare_output(args)
     if args.threads is not None:
         threadpool_limits(args.threads)  # for the rest of this process
-    model = build_model(args)
     solver = Solver(model, data, update_rule=args.update_rule,
                     optim_config={"learning_rate": args.learning_rate}, lr_decay=args.lr_decay,
                     num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
