@@ -72,9 +72,20 @@ def main(argv):
     record({"event": "import", "status": "ok"})
 
     signal.signal(signal.SIGALRM, _on_alarm)
+    # A function that timed out once (an infinite loop, most often) is not called again: its
+    # other calls would each burn the per-call limit until the run's wall clock killed the
+    # child, and the functions planned after it would lose their checks too.
+    timed_out = set()
     for index, call in enumerate(plan["calls"]):
         started = time.monotonic()
         entry = {"event": "call", "index": index}
+        function_key = (call["module"], call["qualname"])
+        if function_key in timed_out:
+            entry.update(status="timeout", error_type="TimeoutError", seconds=0.0,
+                         message="not called again: an earlier call of it took longer than "
+                                 f"{call.get('timeout')} s")
+            record(entry)
+            continue
         try:
             function = _resolve(call["module"], call["qualname"], root)
             args = _decode(call.get("args", []), inputs, root, np)
@@ -93,6 +104,7 @@ def main(argv):
             np.savez(os.path.join(exchange_out, f"call-{index:04d}.npz"), **arrays)
             entry.update(status="ok", leaves=leaves)
         except CallTimedOut:
+            timed_out.add(function_key)
             entry.update(status="timeout", error_type="TimeoutError",
                          message=f"the call took longer than {call.get('timeout')} s")
         except BaseException as error:  # the student's exception, whatever it is

@@ -77,6 +77,9 @@ def batch(requires_sandbox, tmp_path_factory):
     submissions = {
         "good": good,
         "loop_in_relu": make_submission(root, "loop_in_relu", edits={"layers.py": [(relu, "    while True:\n        pass\n")]}),
+        "loop_in_conv": make_submission(root, "loop_in_conv", edits={"layers.py": [(
+            "    x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n    out = xp.empty",
+            "    while True:\n        pass\n    out = xp.empty")]}),
         "loop_at_import": make_submission(root, "loop_at_import", stubbed=True, prepend={"__init__.py": "while True:\n    pass"}),
         "memory_hog": make_submission(root, "memory_hog", stubbed=True, prepend={"__init__.py": "hog = bytearray(8 * 2**30)"}),
         "fork_bomb": make_submission(root, "fork_bomb", stubbed=True, prepend={"__init__.py": FORK_BOMB}),
@@ -133,6 +136,17 @@ def test_an_infinite_loop_in_one_function_costs_only_that_function(batch):
     assert lost_checks(result) == {("layers.relu_forward", "values, negatives and zeros")}
     diagnosis = check_entry(result, "layers.relu_forward", "values, negatives and zeros")["diagnosis"]
     assert "did not finish within its time limit" in diagnosis
+
+
+def test_a_function_that_loops_on_every_call_does_not_eat_the_later_functions_time(batch):
+    # conv_forward_naive is called many times (values, shapes, and the numerical gradients of
+    # the backward check); only its first call may spend the time limit, so the run ends well
+    # inside the wall clock and max pooling, planned after it, keeps all of its points.
+    result = batch["results"]["loop_in_conv"]
+    lost = lost_checks(result)
+    assert lost and {task for task, _ in lost} <= {"layers.conv_forward_naive", "layers.conv_backward_naive"}
+    assert any(task == "layers.conv_forward_naive" for task, _ in lost)
+    assert result["run"]["status"] != "timeout"
 
 
 def test_the_cheater_saw_nothing_and_wrote_nothing(batch):
