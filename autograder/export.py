@@ -20,7 +20,7 @@ from pathlib import Path
 from .course import COURSE_ID
 from .feedback import WITHHELD, instructor_only_lines
 from .grading_layout import GradingLayout
-from .notebook_template import nbgrader_environment
+from .generate import nbgrader_environment
 from .safe_files import write_bytes_atomically
 from .student_grading import read_results
 

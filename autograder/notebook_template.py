@@ -18,15 +18,13 @@ Each student's sandbox gets a throwaway copy of it.
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import nbgrader
 
 from .course import COURSE_ID
-from .errors import ReleaseError
+from .generate import generate_assignment
 from .grading_layout import GradingLayout
 from .notebook_spec import NotebookSpec, read_source_notebook
 from .notebooks import write_notebook
@@ -58,7 +56,7 @@ def ensure_template(layout: GradingLayout, assignment: Assignment, spec: Noteboo
         source.mkdir(parents=True)
         write_notebook(read_source_notebook(layout.kit, assignment), source / assignment.notebook)
         (course / "nbgrader_config.py").write_text(TEMPLATE_CONFIG, encoding="utf-8")
-        _generate(course, assignment.name)
+        generate_assignment(course, assignment.name)
         shutil.rmtree(course / "release", ignore_errors=True)   # the sandbox needs source + gradebook only
         (building / STAMP).write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
         _make_readable(building)
@@ -73,22 +71,6 @@ def ensure_template(layout: GradingLayout, assignment: Assignment, spec: Noteboo
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
     return root / COURSE
-
-
-def nbgrader_environment() -> dict:
-    """This process's environment with the interpreter's folder first on PATH (nbgrader calls alembic)."""
-    bin_dir = str(Path(sys.executable).parent)
-    return dict(os.environ, PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
-
-
-def _generate(course: Path, assignment: str) -> None:
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
-    result = subprocess.run(command, cwd=course, env=nbgrader_environment(), capture_output=True, text=True)
-    log = result.stdout + result.stderr
-    if result.returncode != 0 or "| ERROR]" in log:
-        tail = "\n".join(log.splitlines()[-20:])
-        raise ReleaseError(f"building the grading template of {assignment}: nbgrader generate_assignment "
-                           f"failed (exit code {result.returncode}):\n{tail}")
 
 
 def _stamp(root: Path) -> dict | None:

@@ -5,7 +5,11 @@ Steps, in order; any failure stops the release and leaves ``assignments/`` as it
 1. read ``solutions/tasks.toml`` and stub the reference library in memory, which checks
    every solution region against the tasks (nothing is built when they disagree);
 2. write ``course/nbgrader_config.py`` and rebuild ``course/source/<a>/``;
-3. ``nbgrader generate_assignment <a> --force`` (clears notebook solutions and hidden tests);
+3. ``nbgrader generate_assignment <a> --force`` (clears notebook solutions and hidden tests)
+   on a scratch gradebook, then the assignment's grade cells and points go into
+   ``course/gradebook.db`` by the kit's own writer (nbgrader refuses to re-release into a
+   gradebook that holds submissions and the library's grade notebook, which it has no
+   source for; the kit's writer updates cells and points and keeps every grade);
 4. stub the library copy in ``course/release/<a>/`` (nbgrader copies ``.py`` files verbatim)
    and make the released notebooks deterministic;
 5. stage a copy beside ``assignments/<a>/`` and scan it for leaks;
@@ -16,12 +20,15 @@ everything, and is an error when asked for by name.
 """
 
 import dataclasses
+import tempfile
 import time
 from pathlib import Path
 
-from . import course, generate, leak_scan, publish, stubs
+from . import course, generate, gradebook, leak_scan, publish, stubs
 from .errors import ReleaseError
+from .grading_layout import GradingLayout
 from .layout import KitLayout
+from .notebook_spec import notebook_spec
 from .notebooks import read_notebook, without_volatile_metadata, write_notebook
 from .tasks import Assignment, Catalog, load_catalog
 
@@ -69,7 +76,10 @@ def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, l
     name = assignment.name
     course.prepare_source(layout, assignment)
     started = time.monotonic()
-    generate.generate_assignment(layout.course_dir, name)
+    with tempfile.TemporaryDirectory(prefix=f"cs231n-release-{name}-") as scratch:
+        generate.generate_assignment(layout.course_dir, name, gradebook=Path(scratch) / "gradebook.db")
+    with gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as book:
+        gradebook.ensure_structure(book, notebook_spec(layout, assignment), {})
     log(f"release: {name}: nbgrader generate_assignment ({time.monotonic() - started:.1f} s)")
     released = course.release_dir(layout, name)
     if not (released / assignment.notebook).is_file():

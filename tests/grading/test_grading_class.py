@@ -1,12 +1,14 @@
 """A real class graded end to end: correct ones full marks, broken ones lose exactly what they broke,
 hostile ones gain nothing and harm nothing; the gradebook holds exactly the results."""
 
+import shutil
 from pathlib import Path
 
 from autograder.grade_batch import grade_class
 from autograder.gradebook import LIBRARY_NOTEBOOK, gradebook_scores, open_gradebook, scores_of
 from autograder.layout import REPO_ROOT
 from autograder.notebook_spec import load_catalog_of, notebook_spec
+from autograder.release import release
 
 from .conftest import OPTIONS
 
@@ -94,3 +96,19 @@ def test_grading_again_changes_nothing(graded_conv_pool):
     for student in ("ada", "cy"):
         assert again.results[student]["graded_at"] == results[student]["graded_at"]   # not graded again
         assert again.results[student] == results[student]
+
+
+def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_path):
+    # nbgrader alone refuses: the gradebook holds submissions and the library's grade notebook,
+    # which has no source notebook. The release must go through and leave the grades as they were.
+    layout, _ = graded_conv_pool
+    course_copy = tmp_path / "course"
+    shutil.copytree(layout.course_dir, course_copy)
+    kit = layout.kit.with_outputs(course_dir=course_copy, assignments_dir=tmp_path / "assignments")
+    with open_gradebook(course_copy / "gradebook.db") as gradebook:
+        before = gradebook_scores(gradebook, "conv_pool")
+    release(kit, ["conv_pool"], log=lambda line: None)
+    assert (tmp_path / "assignments" / "conv_pool" / "ConvPool.ipynb").is_file()
+    with open_gradebook(course_copy / "gradebook.db") as gradebook:
+        assert gradebook_scores(gradebook, "conv_pool") == before
+        assert gradebook.find_submission("conv_pool", "ada").score == 65
