@@ -19,6 +19,7 @@ from nbgrader.api import (Assignment, Comment, Grade, GradeCell, Gradebook, Miss
 from nbgrader.utils import parse_utc
 
 from .course import COURSE_ID
+from .errors import ReleaseError
 from .notebook_spec import NotebookSpec
 
 LIBRARY_NOTEBOOK = "cs231n_lib"
@@ -145,3 +146,59 @@ def gradebook_scores(gradebook: Gradebook, assignment: str) -> dict[str, dict[tu
 
 def grade_cell_of(gradebook: Gradebook, name: str, notebook: str, assignment: str) -> GradeCell:
     return gradebook.find_grade_cell(name, notebook, assignment)
+
+
+# nbgrader's cell tables, in the order its own SaveCells preprocessor writes them.
+_CELL_KINDS = ("grade", "solution", "task", "source")
+
+
+def copy_released_cells(released: Gradebook, target: Gradebook, assignment: str) -> None:
+    """Copy what ``generate_assignment`` recorded in ``released`` (a scratch gradebook) into ``target``.
+
+    Per notebook: its kernelspec and every grade, solution, task and source cell, with the
+    fields nbgrader itself stores, so ``nbgrader autograde`` and formgrader work on ``target``
+    as if nbgrader had written it. A notebook nobody submitted yet is replaced whole (as
+    nbgrader does); one with submissions keeps its grades and has its cells updated in place,
+    and losing a cell then is refused, as nbgrader refuses it. The library's grade notebook
+    (``cs231n_lib``, which has no source notebook) is left alone.
+    """
+    source = released.find_assignment(assignment)
+    target.update_or_create_assignment(assignment)
+    for notebook in source.notebooks:
+        cells = {kind: {cell.name: _cell_fields(cell) for cell in getattr(notebook, f"{kind}_cells")}
+                 for kind in _CELL_KINDS}
+        try:
+            existing = target.find_notebook(notebook.name, assignment)
+        except MissingEntry:
+            existing = None
+        if existing is not None and not existing.submissions:
+            target.remove_notebook(notebook.name, assignment)
+            existing = None
+        if existing is None:
+            target.add_notebook(notebook.name, assignment, kernelspec=notebook.kernelspec)
+        else:
+            _refuse_lost_cells(existing, cells, assignment)
+            existing.kernelspec = notebook.kernelspec
+        for kind in _CELL_KINDS:
+            update = getattr(target, f"update_or_create_{kind}_cell")
+            for name, fields in cells[kind].items():
+                update(name, notebook.name, assignment, **fields)
+    target.db.commit()
+
+
+def _cell_fields(cell) -> dict:
+    fields = cell.to_dict()
+    for key in ("id", "name", "notebook", "assignment"):
+        fields.pop(key, None)
+    if hasattr(cell, "cell_type"):   # a task cell's to_dict() leaves it out
+        fields["cell_type"] = cell.cell_type
+    return fields
+
+
+def _refuse_lost_cells(existing: Notebook, cells: dict, assignment: str) -> None:
+    lost = sorted(cell.name for kind in _CELL_KINDS for cell in getattr(existing, f"{kind}_cells")
+                  if cell.name not in cells[kind])
+    if lost:
+        raise ReleaseError(f"{assignment}/{existing.name} has graded submissions, and the new source notebook "
+                         f"drops these cells of it: {', '.join(lost)}. Put them back, or release under a new "
+                         f"assignment name (nbgrader refuses the same change).")

@@ -6,10 +6,9 @@ Steps, in order; any failure stops the release and leaves ``assignments/`` as it
    every solution region against the tasks (nothing is built when they disagree);
 2. write ``course/nbgrader_config.py`` and rebuild ``course/source/<a>/``;
 3. ``nbgrader generate_assignment <a> --force`` (clears notebook solutions and hidden tests)
-   on a scratch gradebook, then the assignment's grade cells and points go into
-   ``course/gradebook.db`` by the kit's own writer (nbgrader refuses to re-release into a
-   gradebook that holds submissions and the library's grade notebook, which it has no
-   source for; the kit's writer updates cells and points and keeps every grade);
+   on a scratch gradebook, whose cells are then copied into ``course/gradebook.db``
+   (nbgrader refuses to release again into a gradebook holding the library's grade
+   notebook, which has no source notebook; the copy updates cells and keeps every grade);
 4. stub the library copy in ``course/release/<a>/`` (nbgrader copies ``.py`` files verbatim)
    and make the released notebooks deterministic;
 5. stage a copy beside ``assignments/<a>/`` and scan it for leaks;
@@ -28,7 +27,6 @@ from . import course, generate, gradebook, leak_scan, publish, stubs
 from .errors import ReleaseError
 from .grading_layout import GradingLayout
 from .layout import KitLayout
-from .notebook_spec import notebook_spec
 from .notebooks import read_notebook, without_volatile_metadata, write_notebook
 from .tasks import Assignment, Catalog, load_catalog
 
@@ -77,9 +75,11 @@ def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, l
     course.prepare_source(layout, assignment)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"cs231n-release-{name}-") as scratch:
-        generate.generate_assignment(layout.course_dir, name, gradebook=Path(scratch) / "gradebook.db")
-    with gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as book:
-        gradebook.ensure_structure(book, notebook_spec(layout, assignment), {})
+        scratch_gradebook = Path(scratch) / "gradebook.db"
+        generate.generate_assignment(layout.course_dir, name, gradebook=scratch_gradebook)
+        with gradebook.open_gradebook(scratch_gradebook) as released, \
+                gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as book:
+            gradebook.copy_released_cells(released, book, name)
     log(f"release: {name}: nbgrader generate_assignment ({time.monotonic() - started:.1f} s)")
     released = course.release_dir(layout, name)
     if not (released / assignment.notebook).is_file():

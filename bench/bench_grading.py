@@ -34,7 +34,8 @@ from autograder.grade_batch import grade_class  # noqa: E402
 from autograder.grading_layout import GradingLayout  # noqa: E402
 from autograder.layout import KitLayout  # noqa: E402
 from autograder.notebook_spec import load_catalog_of, notebook_spec  # noqa: E402
-from autograder.notebook_template import ensure_template, nbgrader_environment  # noqa: E402
+from autograder.generate import nbgrader_environment  # noqa: E402
+from autograder.notebook_template import ensure_template  # noqa: E402
 from autograder.release import release  # noqa: E402
 from autograder.student_grading import GradingOptions  # noqa: E402
 

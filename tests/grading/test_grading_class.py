@@ -112,3 +112,10 @@ def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_p
     with open_gradebook(course_copy / "gradebook.db") as gradebook:
         assert gradebook_scores(gradebook, "conv_pool") == before
         assert gradebook.find_submission("conv_pool", "ada").score == 65
+        # What nbgrader's own autograde and formgrader read is there: every nbgrader cell of the
+        # source notebook as a source cell with its checksum, every grade cell with its points.
+        notebook = gradebook.find_notebook("ConvPool", "conv_pool")
+        spec = notebook_spec(layout.kit, load_catalog_of(layout.kit).get("conv_pool"))
+        assert {c.name: c.max_score for c in notebook.grade_cells} == {c.grade_id: c.points for c in spec.grade_cells}
+        assert {c.name for c in notebook.grade_cells} <= {c.name for c in notebook.source_cells}
+        assert all(c.checksum for c in notebook.source_cells)
