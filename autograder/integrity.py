@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import compute_checksum
 
+from . import python_ast
 from .notebooks import cell_lines
 from .safe_files import UnsafeFileError, read_regular_file, regular_files
 
@@ -161,7 +162,7 @@ def scan_code(source: str, where: str, notebook: bool) -> list[Finding]:
         else:
             python_lines.append(line)
     try:
-        tree = ast.parse("\n".join(python_lines))
+        tree = python_ast.parse("\n".join(python_lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return findings   # code that does not parse cannot run either
     visitor = _Visitor(where, notebook)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from . import python_ast
 from .notebooks import REGION_WORDS, cell_lines, read_notebook, with_stable_cell_ids
 from .tasks import Assignment, Catalog, load_catalog
 from .layout import KitLayout
@@ -91,7 +92,7 @@ def checks_of(source: str) -> list[CheckSpec]:
     """
     hidden_lines = _hidden_line_numbers(source)
     try:
-        tree = ast.parse(source)
+        tree = python_ast.parse(source)
     except SyntaxError:
         return []
     found = []

@@ -307,7 +307,10 @@ def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool) -> list[str
     else:
         args += ["--unshare-user", "--disable-userns"]
     args += _system_mounts()
-    made: set[str] = set()
+    # The private /tmp first: a bind made before it would vanish under it, and the kit or
+    # its venv may well live under /tmp (a CI checkout, a course copied there).
+    args += ["--perms", "1777", "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp"]
+    made: set[str] = {"/tmp"}
     every_bind = python_runtime_binds() + list(binds)
     for bind in every_bind:
         # bubblewrap creates missing parents with mode 0700: make them traversable first.
@@ -317,8 +320,7 @@ def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool) -> list[str
                 args += ["--perms", "0755", "--dir", text]
                 made.add(text)
         args += ["--bind" if bind.writable else "--ro-bind", str(bind.host), bind.inside]
-    args += ["--perms", "1777", "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp",
-             "--chdir", cwd, "--clearenv"]
+    args += ["--chdir", cwd, "--clearenv"]
     for name, value in environment.items():
         args += ["--setenv", name, value]
     args.append("--")

@@ -76,6 +76,21 @@ def test_the_student_sees_only_its_folder_and_the_system(requires_sandbox, work,
         assert report["uid"] != 0                  # root's processes would escape RLIMIT_NPROC
 
 
+def test_a_folder_under_tmp_bound_at_its_own_path_stays_visible(requires_sandbox, work, tmp_path):
+    # A kit checked out under /tmp binds its venv at the same path: the private /tmp must
+    # not hide it, while the rest of the host's /tmp stays out of sight.
+    shared = tmp_path / "venv-like"
+    shared.mkdir()
+    (shared / "marker.txt").write_text("bound")
+    (tmp_path / "beside.txt").write_text("not bound")
+    code = (f"import os\nprint(open({str(shared / 'marker.txt')!r}).read())\n"
+            f"print(os.path.exists({str(tmp_path / 'beside.txt')!r}))")
+    result = run_sandboxed([python_executable(), "-I", "-S", "-c", code],
+                           binds=[Bind(work, HOME_INSIDE, writable=True), Bind(shared, str(shared))], limits=LIMITS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["bound", "False"]
+
+
 def test_an_infinite_loop_is_killed_by_the_wall_clock(requires_sandbox, work):
     started = time.monotonic()
     result = run_python("while True: pass", work, LIMITS)

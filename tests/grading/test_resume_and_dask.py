@@ -74,7 +74,7 @@ def test_a_dask_local_cluster_grades_one_task_per_student(requires_sandbox, tmp_
                              progress=False)
     assert not report.internal_errors
     ada, cy = report.results["ada"], report.results["cy"]
-    assert ada["sandboxed"] and ada["score"] == ada["max_score"] > 0
+    assert ada["sandboxed"] and ada["score"] == ada["max_score"] > 0, (ada["notebook"]["run"], ada["notebook"]["cells"])
     assert cy["score"] == 0
     assert_gradebook_matches_results(layout, expect_all=True)
 

@@ -1,0 +1,40 @@
+"""Grading threads parse notebooks and submissions one at a time (CPython 3.11's AST race)."""
+
+import ast
+import threading
+
+from autograder import integrity, notebook_spec, python_ast
+
+
+def test_every_grading_parse_holds_the_parser_lock(monkeypatch):
+    seen = []
+    real_parse = ast.parse
+
+    def watching_parse(source, *args, **kwargs):
+        seen.append(python_ast._PARSER.locked())
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", watching_parse)
+    notebook_spec.checks_of('with score.check("a", points=1):\n    pass')
+    assert integrity.scan_code("import numpy as np\nnp.allclose = lambda *a: True\n", "cell 1", notebook=True)
+    assert seen and all(seen)
+
+
+def test_parsing_from_many_threads_gives_the_same_trees():
+    source = "\n".join(f"def f{i}(x):\n    return [[a for a in range(x)] for b in range({i})]" for i in range(200))
+    expected = ast.dump(ast.parse(source))
+    dumps, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                dumps.append(ast.dump(python_ast.parse(source)))
+        except Exception as error:  # noqa: BLE001  collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and dumps == [expected] * 20
