@@ -22,13 +22,21 @@ def load_or_create_secret(path: Path) -> bytes:
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_bytes(SECRET_BYTES)
-        # O_EXCL: two graders starting together agree on one secret (the loser reads the winner's).
+        # Written whole under a private name, then linked into place: the link is atomic and
+        # never replaces, so graders starting together agree on one secret, and none of them
+        # can read a file that is created but not yet written.
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(secret)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
         except FileExistsError:
             return load_or_create_secret(path)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secret)
+        finally:
+            temporary.unlink(missing_ok=True)
     if len(secret) < 16:
         raise ValueError(f"{path}: the grading secret is {len(secret)} bytes; expected at least 16 "
                          f"(delete the file to make a new one, which changes every student's inputs)")

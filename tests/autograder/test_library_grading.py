@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import threading
 
 import numpy as np
 import pytest
@@ -30,6 +31,29 @@ def test_every_task_of_tasks_toml_has_checks():
     catalog = load_catalog(TASKS_FILE, REFERENCE)
     listed = {task.name for assignment in catalog.assignments for task in assignment.tasks}
     assert listed == set(graded_tasks())
+
+
+def test_graders_starting_together_agree_on_one_whole_secret(tmp_path):
+    # grade --jobs N makes the secret from N threads at once: none may read it half-written.
+    for attempt in range(30):
+        path = tmp_path / f"secret-{attempt}"
+        start = threading.Barrier(6)
+        found, errors = [], []
+
+        def grader():
+            start.wait()
+            try:
+                found.append(load_or_create_secret(path))
+            except Exception as error:  # noqa: BLE001  collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=grader) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(set(found)) == 1 and len(found[0]) == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"secret-{a}" for a in range(30))
 
 
 def test_each_student_gets_their_own_inputs_and_always_the_same(tmp_path):
