@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import ReleaseError
 from .layout import KitLayout, is_ignored
-from .notebooks import read_notebook, with_stable_cell_ids, write_notebook
+from .notebooks import NOTEBOOK_CODE_STUB, read_notebook, with_stable_cell_ids, write_notebook
 from .tasks import Assignment, Catalog
 
 COURSE_ID = "cs231n_convnet"
@@ -73,6 +73,11 @@ def config_text(catalog: Catalog, lib_name: str) -> str:
         "# The course directory is this file's folder, wherever nbgrader is started from.",
         "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))",
         f"c.CourseDirectory.course_id = {COURSE_ID!r}",
+        "",
+        "# A cleared solution says what to do when a student runs it before writing it.",
+        "c.ClearSolutions.code_stub = {",
+        f"    'python': {NOTEBOOK_CODE_STUB!r},",
+        "}",
         "",
         "# Students edit these library files: autograde must keep their copies, not put the",
         "# instructor's reference in their place.",

@@ -18,8 +18,13 @@ REGION_WORDS = {
     "hidden test": ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
     "mark scheme": ("BEGIN MARK SCHEME", "END MARK SCHEME"),
 }
-# What nbgrader puts in place of a solution; public by construction.
-NBGRADER_STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE")
+# What a cleared solution cell holds in the student notebook (the course's
+# ClearSolutions.code_stub: nbgrader's default raises with no message).
+NOTEBOOK_STUB_MESSAGE = "your code goes here: replace this line with your solution, as the instructions above say"
+NOTEBOOK_CODE_STUB = f"# YOUR CODE HERE\nraise NotImplementedError({NOTEBOOK_STUB_MESSAGE!r})"
+# What nbgrader puts in place of a solution (its defaults and ours); public by construction.
+NBGRADER_STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE",
+                       *NOTEBOOK_CODE_STUB.splitlines())
 
 # Cell metadata that records when or how long a cell ran: different on every run, never content.
 VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")

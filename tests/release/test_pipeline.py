@@ -10,6 +10,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.errors import ReleaseError
 from autograder.layout import REPO_ROOT
+from autograder.notebooks import NOTEBOOK_CODE_STUB
 from autograder.release import release
 from autograder.stubs import stub_library
 from autograder.tasks import load_catalog
@@ -46,7 +47,7 @@ def test_the_released_notebook_has_no_solution_and_no_hidden_test(released):
     layout, _ = released
     notebook = json.loads((layout.assignments_dir / "first" / "First.ipynb").read_text())
     sources = ["".join(cell["source"]) for cell in notebook["cells"]]
-    assert sources[2] == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert sources[2] == NOTEBOOK_CODE_STUB
     assert sources[3] == "assert double(2) == 4"
     text = json.dumps(notebook)
     assert HIDDEN_LINE not in text and NOTEBOOK_SOLUTION_LINE not in text
