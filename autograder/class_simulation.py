@@ -29,18 +29,19 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 LIBRARY_BUG = ("    db = dout.sum(axis=0)\n", "    db = dout.mean(axis=0)\n")
 INFINITE_LOOP = "    while True:  # simulated student: never returns\n        pass\n"
 
+# {KIT} and {GRADEBOOK} become the real kit folder and gradebook: the paths a cheater would try.
 CHEATING_CELL = '''\
 # A submission that tries to cheat: every line below must fail or be caught.
 import builtins, sys
 import numpy as np
-sys.path.insert(0, "/work/main")                      # import the reference library
+sys.path.insert(0, "{KIT}")                      # import the reference library
 try:
-    stolen = open("/work/main/cs231n_lib/layers.py").read()
+    stolen = open("{KIT}/cs231n_lib/layers.py").read()
 except OSError:
     stolen = None
 np.allclose = lambda *args, **kwargs: True            # patch NumPy
 Score.earned = property(lambda self: 1000.0)          # patch the grader
-for target in ("/work/main/course/gradebook.db", "../../../../escaped.txt", "/tmp/escaped.txt"):
+for target in ("{GRADEBOOK}", "../../../../escaped.txt", "/tmp/escaped.txt"):
     try:
         with open(target, "w") as handle:             # write outside the folder
             handle.write("owned")
@@ -52,7 +53,7 @@ CHEATING_LIBRARY_PRELUDE = '''\
 import numpy as _np
 _np.allclose = lambda *args, **kwargs: True   # simulated cheater: patch NumPy for the grader
 try:
-    exec(open("/work/main/cs231n_lib/layers.py").read())   # simulated cheater: the reference
+    exec(open("{KIT}/cs231n_lib/layers.py").read())   # simulated cheater: the reference
 except OSError:
     pass
 '''
@@ -80,7 +81,7 @@ def build_submission(layout: GradingLayout, assignment: Assignment, own_files: l
     notebook_path = folder / assignment.notebook
     if kind in ("stubs", "cheater"):
         if kind == "cheater":
-            _cheat(notebook_path, folder / "cs231n_lib" / "layers.py")
+            _cheat(notebook_path, folder / "cs231n_lib" / "layers.py", layout)
         return folder
     for relative in own_files:   # the reference for every file that holds a task
         shutil.copyfile(layout.kit.lib_dir / relative, folder / "cs231n_lib" / relative)
@@ -115,14 +116,21 @@ def _stub_choice(notebook: dict, assignment: Assignment) -> str | None:
     return solution_ids[1] if len(solution_ids) > 1 else (solution_ids[0] if solution_ids else None)
 
 
-def _cheat(notebook_path: Path, layers: Path) -> None:
+def _cheat(notebook_path: Path, layers: Path, layout: GradingLayout) -> None:
+    paths = {"{KIT}": str(layout.kit.lib_dir.parent), "{GRADEBOOK}": str(layout.gradebook)}
+
+    def aimed(code: str) -> str:
+        for placeholder, path in paths.items():
+            code = code.replace(placeholder, path)
+        return code
+
     notebook = read_notebook(notebook_path)
     for cell in notebook["cells"]:
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("cell_type") == "code":
-            cell["source"] = CHEATING_CELL + "\n" + "\n".join(cell_lines(cell))
+            cell["source"] = aimed(CHEATING_CELL) + "\n" + "\n".join(cell_lines(cell))
             break
     write_notebook(notebook, notebook_path)
-    layers.write_text(CHEATING_LIBRARY_PRELUDE + layers.read_text(encoding="utf-8"), encoding="utf-8")
+    layers.write_text(aimed(CHEATING_LIBRARY_PRELUDE) + layers.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def _loop_forever(path: Path, signature: str) -> None:

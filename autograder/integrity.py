@@ -33,6 +33,7 @@ import nbformat
 from nbgrader.utils import compute_checksum
 
 from . import python_ast
+from .layout import REPO_ROOT
 from .notebooks import cell_lines
 from .safe_files import UnsafeFileError, read_regular_file, regular_files
 
@@ -45,7 +46,8 @@ REBIND_FORBIDDEN = {"__import__", "AssertionError", "__builtins__"}
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "_getframe", "currentframe", "get_referrers", "import_module"}
 DYNAMIC_MODULES = {"importlib", "ctypes", "inspect", "gc"}
 REFERENCE_MODULES = {"solutions", "autograder", "course"}
-KIT_PATH = re.compile(r"(^|/)(solutions|course|autograder|\.venv)(/|$)|/work/|gradebook\.db|\.grading_secret")
+KIT_PATH = re.compile(r"(^|/)(solutions|course|autograder|\.venv)(/|$)|gradebook\.db|\.grading_secret")
+KIT_ROOT = str(REPO_ROOT)   # wherever this kit is checked out: nothing a submission should name
 ABSOLUTE_PATH = re.compile(r"^(/[\w.~-]|~/)")
 PARENT_PATH = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
 MAX_SOURCE_BYTES = 2 * 2**20
@@ -277,7 +279,8 @@ class _Visitor(ast.NodeVisitor):
 def _path_findings(text: str, where: str) -> list[Finding]:
     findings = []
     for word in re.split(r"""[\s'"]+""", text):
-        if KIT_PATH.search(word) and ("/" in word or word.endswith(".db")):
+        names_the_kit = word == KIT_ROOT or word.startswith(KIT_ROOT + "/")
+        if names_the_kit or (KIT_PATH.search(word) and ("/" in word or word.endswith(".db"))):
             findings.append(Finding("reference", where, f"names a path into the kit: {word[:120]}"))
         elif ABSOLUTE_PATH.match(word) or PARENT_PATH.search(word):
             findings.append(Finding("outside", where, f"names a path outside its folder: {word[:120]}"))

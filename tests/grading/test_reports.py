@@ -4,6 +4,7 @@ import csv
 import html
 import json
 
+from autograder import integrity
 from autograder.export import export_gradescope, export_nbgrader_csv, export_per_function_csv
 from autograder.feedback import write_feedback
 from autograder.integrity_report import integrity_report
@@ -83,3 +84,13 @@ def test_integrity_flags_the_cheater_and_not_the_honest_students(graded_conv_poo
     for honest in ("ada", "ben", "cy"):
         assert report[honest] == [], honest
     assert all(f.kind == "limits" for f in report["dan"])   # its loop hit the limits; nothing else
+    # The cheater aimed at this checkout's own reference, wherever it lives, and was named for it.
+    kit_root = str(layout.kit.lib_dir.parent)
+    assert any(f.kind == "reference" and f"{kit_root}/cs231n_lib/layers.py" in f.what for f in report["eve"])
+
+
+def test_a_path_into_the_kit_is_a_reference_wherever_the_kit_is(monkeypatch):
+    monkeypatch.setattr(integrity, "KIT_ROOT", "/srv/teaching/kit")
+    findings = integrity.scan_code('a = open("/srv/teaching/kit/cs231n_lib/layers.py")\nb = "/srv/teaching/other"\n',
+                                   "cell 1", notebook=True)
+    assert [(f.kind, f.where) for f in findings] == [("reference", "cell 1 line 1"), ("outside", "cell 1 line 2")]
