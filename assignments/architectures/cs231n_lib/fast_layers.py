@@ -189,13 +189,22 @@ def max_pool_backward_fast(dout, cache):
     require_float_array("dout", dout, ndim=4, layout="(N, C, H', W')")
     require_shape("dout", dout, out.shape, "(N, C, H', W')")
     xp = get_array_module(x)
-    dx = xp.zeros(x.shape, dtype=dout.dtype)
-    unclaimed = xp.ones(out.shape, dtype=bool)
+    taps = _pool_taps(x.shape, pool_height, pool_width, stride)
     windows_overlap = stride < pool_height or stride < pool_width
-    for _, _, rows, cols in _pool_taps(x.shape, pool_height, pool_width, stride):
+    _, _, H_out, W_out = out.shape
+    # Windows that tile x exactly write every position once below: no zero fill needed.
+    tiles_exactly = (not windows_overlap and H_out * pool_height == x.shape[2]
+                     and W_out * pool_width == x.shape[3])
+    dx = xp.empty(x.shape, dtype=dout.dtype) if tiles_exactly else xp.zeros(x.shape, dtype=dout.dtype)
+    unclaimed = None   # None: every window is still unclaimed (before the first tap)
+    for index, (_, _, rows, cols) in enumerate(taps):
         is_max = x[:, :, rows, cols] == out
-        is_max &= unclaimed
-        unclaimed ^= is_max
+        if unclaimed is None:
+            unclaimed = ~is_max
+        else:
+            is_max &= unclaimed
+            if index < len(taps) - 1:
+                unclaimed ^= is_max
         # A multiply, not where(): several times faster in NumPy here.
         if windows_overlap:
             dx[:, :, rows, cols] += dout * is_max
