@@ -77,9 +77,9 @@ def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, l
     with tempfile.TemporaryDirectory(prefix=f"cs231n-release-{name}-") as scratch:
         scratch_gradebook = Path(scratch) / "gradebook.db"
         generate.generate_assignment(layout.course_dir, name, gradebook=scratch_gradebook)
-        with gradebook.open_gradebook(scratch_gradebook) as released, \
-                gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as book:
-            gradebook.copy_released_cells(released, book, name)
+        with gradebook.open_gradebook(scratch_gradebook) as scratch_book, \
+                gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as course_book:
+            gradebook.copy_released_cells(scratch_book, course_book, name)
     log(f"release: {name}: nbgrader generate_assignment ({time.monotonic() - started:.1f} s)")
     released = course.release_dir(layout, name)
     if not (released / assignment.notebook).is_file():
