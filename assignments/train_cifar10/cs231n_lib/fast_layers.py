@@ -196,15 +196,13 @@ def max_pool_backward_fast(dout, cache):
     tiles_exactly = (not windows_overlap and H_out * pool_height == x.shape[2]
                      and W_out * pool_width == x.shape[3])
     dx = xp.empty(x.shape, dtype=dout.dtype) if tiles_exactly else xp.zeros(x.shape, dtype=dout.dtype)
-    unclaimed = None   # None: every window is still unclaimed (before the first tap)
     for index, (_, _, rows, cols) in enumerate(taps):
         is_max = x[:, :, rows, cols] == out
-        if unclaimed is None:
+        if index == 0:   # every window is unclaimed before the first tap
             unclaimed = ~is_max
         else:
             is_max &= unclaimed
-            if index < len(taps) - 1:
-                unclaimed ^= is_max
+            unclaimed ^= is_max
         # A multiply, not where(): several times faster in NumPy here.
         if windows_overlap:
             dx[:, :, rows, cols] += dout * is_max
