@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 
 from .grading_layout import GradingLayout
-from .notebook_run import student_library_files
 from .notebook_spec import load_catalog_of
 from .notebooks import cell_lines, read_notebook, write_notebook
+from .student_grading import student_library_files
 from .tasks import Assignment
 
 KINDS = ("reference", "partial", "stubs", "infinite_loop", "cheater")

@@ -11,14 +11,12 @@ Each submission is unpacked or copied into a staging folder beside its target, c
 and swapped in with renames, so a submission is never half replaced. Inside a submission
 the folder holding the assignment's notebook becomes the submission's root (zips often
 wrap everything in a folder). Links are never followed or kept; sizes are capped
-(:mod:`autograder.safe_unzip`). A refused submission is reported with its reason and the
+(:mod:`autograder.files`). A refused submission is reported with its reason and the
 others go on.
 """
 
 import dataclasses
 import datetime
-import os
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -27,10 +25,8 @@ from .gradebook import open_gradebook, register_students
 from .grading_layout import GradingLayout
 from .library_grading.results import check_student_id
 from .notebook_spec import load_catalog_of
-from .safe_files import UnsafeFileError, copy_regular_file, regular_files
-from .safe_unzip import MAX_TOTAL_BYTES, UnsafeArchiveError, extract, safe_members
-
-MAX_FOLDER_FILES = 2000
+from . import files
+from .files import UnsafeArchiveError, UnsafeFileError, copy_regular_file, extract_zip, regular_files, zip_members
 
 
 @dataclasses.dataclass
@@ -93,7 +89,7 @@ def _from_zip(path: Path, scratch: Path, report: CollectReport):
     """A student's zip, or a zip of zips (unpacked into ``scratch``, then each inner zip)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = safe_members(archive)
+            members = zip_members(archive)
     except (zipfile.BadZipFile, OSError) as error:
         report.refused[path.name] = f"not a readable zip file: {error}"
         return
@@ -103,7 +99,7 @@ def _from_zip(path: Path, scratch: Path, report: CollectReport):
     if members and all(member_path.suffix == ".zip" for _, member_path in members):
         outer = Path(tempfile.mkdtemp(prefix="outer-", dir=scratch))
         try:
-            extract(path, outer)
+            extract_zip(path, outer)
         except UnsafeArchiveError as error:
             report.refused[path.name] = str(error)
             return
@@ -121,24 +117,24 @@ def _install(layout: GradingLayout, assignment: str, notebook: str, student: str
         raw = staging / "raw"
         raw.mkdir()
         if kind == "zip":
-            extract(origin, raw)
+            extract_zip(origin, raw)
         else:
             _copy_folder(origin, raw)
         root = _submission_root(raw, notebook)
         mtime = origin.stat().st_mtime
         stamp = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)
         (root / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n", encoding="utf-8")
-        files = sum(1 for p in root.rglob("*") if p.is_file())
-        found = (f"{files} files" + ("" if (root / notebook).is_file() else f", but no {notebook}") +
+        count = sum(1 for p in root.rglob("*") if p.is_file())
+        found = (f"{count} files" + ("" if (root / notebook).is_file() else f", but no {notebook}") +
                  ("" if (root / "cs231n_lib").is_dir() else ", no cs231n_lib/"))
-        _swap_in(root, target)
+        files.swap_in(root, target)
         return found
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        files.remove_tree(staging)
 
 
 def _copy_folder(source: Path, destination: Path) -> None:
-    for relative, path in regular_files(source, MAX_FOLDER_FILES, MAX_TOTAL_BYTES):
+    for relative, path in regular_files(source, files.LIMITS.submission_files, files.LIMITS.submission_bytes):
         copy_regular_file(path, destination / relative)
 
 
@@ -155,15 +151,3 @@ def _submission_root(raw: Path, notebook: str) -> Path:
         else:
             return root
 
-
-def _swap_in(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new`` with renames (same filesystem): never half of either."""
-    if target.exists():
-        retired = target.with_name(f".retired-{target.name}-{os.getpid()}")
-        if retired.exists():
-            shutil.rmtree(retired)
-        os.rename(target, retired)
-        os.rename(new, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.rename(new, target)

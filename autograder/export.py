@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 from .course import COURSE_ID
-from .feedback import WITHHELD, instructor_only_lines
+from .feedback import WITHHELD, instructor_text
+from .leak_scan import InstructorText
 from .grading_layout import GradingLayout
 from .generate import nbgrader_environment
-from .safe_files import write_bytes_atomically
+from .files import write_bytes_atomically
 from .student_grading import read_results
 
 PER_FUNCTION_HEADER = ["student", "assignment", "part", "item", "check", "points", "max"]
@@ -71,11 +72,11 @@ def export_per_function_csv(layout: GradingLayout, assignment: str) -> Path:
     return path
 
 
-def gradescope_results(result: dict, forbidden: list[str]) -> dict:
+def gradescope_results(result: dict, forbidden: InstructorText) -> dict:
     """One student's result in Gradescope's ``results.json`` format."""
     def clean(text) -> str:
         text = "" if text is None else str(text)
-        return WITHHELD if any(line in text for line in forbidden) else text
+        return WITHHELD if forbidden.quoted_in(text) else text
 
     tests = []
     notebook = result["notebook"]
@@ -107,7 +108,7 @@ def gradescope_results(result: dict, forbidden: list[str]) -> dict:
 
 
 def export_gradescope(layout: GradingLayout, assignment: str) -> list[Path]:
-    forbidden = instructor_only_lines(layout)
+    forbidden = instructor_text(layout)
     written = []
     for student, result in sorted(read_results(layout, assignment).items()):
         path = layout.exports_dir / assignment / "gradescope" / student / "results.json"

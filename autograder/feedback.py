@@ -6,8 +6,9 @@ them). A report shows, per notebook grade cell, its score and the instructor's c
 (hidden ones by name only), and per library function its score, each check and the
 diagnosis of each failure. Every piece of text that a run produced (failure details,
 diagnoses, reasons) is HTML-escaped and dropped when it quotes an instructor-only line
-(a hidden test, a solution, the reference library): a student's code, which could read the
-hidden tests while it ran, cannot smuggle them out through its own report.
+(a hidden test, a solution, the reference library), however disguised
+(:class:`~autograder.leak_scan.InstructorText`). The student's code never sees hidden tests
+(they run in the grader), so this is a second line of defence, not the first.
 """
 
 import datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 from . import leak_scan
 from .grading_layout import GradingLayout
 from .notebook_spec import load_catalog_of, source_notebook_path
-from .safe_files import write_bytes_atomically
+from .files import write_bytes_atomically
 from .student_grading import read_results
 
 WITHHELD = "[detail withheld: it quotes instructor-only text]"
@@ -30,19 +31,19 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: left; 
 """
 
 
-def instructor_only_lines(layout: GradingLayout) -> list[str]:
-    """Lines a report must never contain: hidden tests, solutions, reference solution bodies."""
+def instructor_text(layout: GradingLayout) -> leak_scan.InstructorText:
+    """What a report must never contain: hidden tests, solutions, reference solution bodies."""
     catalog = load_catalog_of(layout.kit)
     notebooks = [source_notebook_path(layout.kit, a) for a in catalog.assignments]
     rules = leak_scan.collect_rules([p for p in notebooks if p.is_file()], layout.kit.lib_dir)
-    return sorted(rules.lines)
+    return leak_scan.InstructorText(rules.lines)
 
 
 def write_feedback(layout: GradingLayout, assignment: str, students: list[str] | None = None) -> list[Path]:
     """Write every student's report of ``assignment`` (those with a result); returns the files."""
     catalog = load_catalog_of(layout.kit)
     title = catalog.get(assignment).title
-    forbidden = instructor_only_lines(layout)
+    forbidden = instructor_text(layout)
     written = []
     for student, result in sorted(read_results(layout, assignment).items()):
         if students and student not in students:
@@ -53,11 +54,11 @@ def write_feedback(layout: GradingLayout, assignment: str, students: list[str] |
     return written
 
 
-def render(result: dict, title: str, forbidden: list[str]) -> str:
+def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str:
     def text(value) -> str:
-        """Escape run-produced text; withhold it when it quotes an instructor-only line."""
+        """Escape run-produced text; withhold it when it quotes instructor-only text."""
         value = "" if value is None else str(value)
-        if any(line in value for line in forbidden):
+        if forbidden.quoted_in(value):
             return WITHHELD
         return html.escape(value)
 

@@ -3,9 +3,8 @@
 Order of work, and why:
 
 1. apply the sandbox policy once (refuse, or warn loudly with ``unsafe_no_sandbox``);
-2. build the notebook template (trusted, before any student code runs);
-3. grade students in parallel; each worker writes its student's result file atomically;
-4. as each result arrives, this process writes it into ``gradebook.db`` in one
+2. grade students in parallel; each worker writes its student's result file atomically;
+3. as each result arrives, this process writes it into ``gradebook.db`` in one
    transaction: the gradebook has a single writer, so no locking between workers.
 
 Killed at any moment, the batch leaves whole result files and whole gradebook entries;
@@ -27,7 +26,6 @@ from . import sandbox
 from .grading_layout import GradingLayout
 from .library_grading.results import check_student_id
 from .notebook_spec import load_catalog_of, notebook_spec
-from .notebook_template import ensure_template
 from .student_grading import GradingOptions, StudentJob, grade_student
 
 
@@ -54,7 +52,6 @@ def grade_class(layout: GradingLayout, assignment_name: str, students: list[str]
                                 f"is missing; run `python -m autograder release` first")
     use_sandbox = sandbox.sandbox_policy(unsafe_no_sandbox)
     spec = notebook_spec(layout.kit, assignment)
-    ensure_template(layout, assignment, spec)
     report = BatchReport(assignment_name)
     jobs_list = [StudentJob(student, assignment_name, str(layout.course_dir), str(layout.kit.lib_dir.parent),
                             options, unsafe_no_sandbox) for student in students]

@@ -14,14 +14,22 @@ dynamic    yes    ``exec``, ``eval``, ``compile``, ``__import__``, ``importlib``
                   frame access (``sys._getframe``, ``inspect.currentframe``)
 reference  yes    changes ``sys.path``; imports ``solutions``/``autograder``; names a path into
                   the kit (``solutions/``, ``course/``, the repository folder)
+hook       yes    hooks IPython or the interpreter: input or AST transformers, ``events.register``,
+                  ``register_magic_function``, ``set_custom_exc``, ``sys.settrace``/``setprofile``,
+                  ``sys.addaudithook``, ``sys.excepthook``/``displayhook``
+process    yes    starts, signals or detaches processes: ``os.fork``/``setsid``/``kill``/``system``/
+                  ``exec*``, ``signal``, ``subprocess``, ``multiprocessing``, ``pty``
+files      yes    looks around the file system: ``os.walk``/``scandir``/``listdir``, ``glob``,
+                  ``Path.rglob``/``glob``/``iterdir``, ``os.path.expanduser``
 outside    no     names an absolute path or a ``..`` path
-locked     no     edited or deleted a locked cell (nbgrader restores it; still worth a look)
+locked     no     edited or deleted a locked cell (restored for grading; still worth a look)
 =========  =====  ===========================================================================
 
-"hold" findings stop the notebook part from counting (its cells score 0, "held for review"):
-code in the kernel could have changed what the grade cells report. The library part is
-graded in a clean room and always stands. Recorded findings come from the grading run
-(files written outside the expected places, runs stopped by a limit).
+No finding can change a score: grade cells run in the grader, which computes every verdict
+itself (see ``docs/autograder-sandbox.md``). "hold" findings are what a cheat would try; they
+keep the notebook part from counting (its cells score 0, "held for review", the score it would
+have had kept beside) until an instructor has looked. The library part always stands.
+Recorded findings come from the grading run (cells or runs stopped by a limit).
 """
 
 import ast
@@ -35,9 +43,9 @@ from nbgrader.utils import compute_checksum
 from . import python_ast
 from .layout import REPO_ROOT
 from .notebooks import cell_lines
-from .safe_files import UnsafeFileError, read_regular_file, regular_files
+from .files import LIMITS, UnsafeFileError, read_regular_file, regular_files
 
-HOLD_KINDS = ("patch", "dynamic", "reference")
+HOLD_KINDS = ("patch", "dynamic", "reference", "hook", "process", "files")
 GRADER_NAMES = {"Score", "score", "assert_close", "check_gradient", "rel_error", "report_error",
                 "eval_numerical_gradient_array", "eval_numerical_gradient", "notebook_utils", "gradient_check",
                 "quick_mode", "show_library_location"}
@@ -46,11 +54,18 @@ REBIND_FORBIDDEN = {"__import__", "AssertionError", "__builtins__"}
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "_getframe", "currentframe", "get_referrers", "import_module"}
 DYNAMIC_MODULES = {"importlib", "ctypes", "inspect", "gc"}
 REFERENCE_MODULES = {"solutions", "autograder", "course"}
+HOOK_ATTRIBUTES = {"input_transformers_post", "input_transformers_cleanup", "ast_transformers",
+                   "register_magic_function", "register_magics", "set_custom_exc", "settrace", "setprofile",
+                   "addaudithook", "excepthook", "displayhook", "set_hook", "input_splitter"}
+PROCESS_MODULES = {"subprocess", "multiprocessing", "signal", "pty", "pexpect"}
+PROCESS_CALLS = {"fork", "forkpty", "setsid", "setpgid", "setpgrp", "kill", "killpg", "system", "popen", "execv",
+                 "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe", "spawnv", "spawnve",
+                 "spawnvp", "spawnl", "spawnlp", "posix_spawn", "posix_spawnp", "pidfd_open", "tcsetpgrp"}
+FILE_WALKS = {"walk", "fwalk", "scandir", "listdir", "expanduser", "rglob", "iterdir", "iglob"}
 KIT_PATH = re.compile(r"(^|/)(solutions|course|autograder|\.venv)(/|$)|gradebook\.db|\.grading_secret")
 KIT_ROOT = str(REPO_ROOT)   # wherever this kit is checked out: nothing a submission should name
 ABSOLUTE_PATH = re.compile(r"^(/[\w.~-]|~/)")
 PARENT_PATH = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
-MAX_SOURCE_BYTES = 2 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,18 +91,18 @@ def scan_submission(submission: Path, release: Path, notebook_name: str) -> list
 
 
 def recorded_findings(result: dict | None) -> list[Finding]:
-    """What the grading run recorded: writes outside the expected places, runs stopped by a limit."""
+    """What the grading run recorded: runs stopped by a limit."""
     if not result:
         return []
     findings = []
     notebook = result.get("notebook") or {}
-    touched = notebook.get("touched_outside") or []
-    if touched:
-        findings.append(Finding("outside", "notebook grading run",
-                                f"wrote {len(touched)} file(s) outside its folder: {', '.join(touched[:5])}"))
     run = notebook.get("run") or {}
-    if run.get("status") in ("timeout", "crashed"):
+    if run.get("status") in ("timeout", "stopped"):
         findings.append(Finding("limits", "notebook grading run", str(run.get("description"))))
+    timed_out = [cell["grade_id"] for cell in notebook.get("cells", []) if cell.get("status") == "timeout"]
+    if timed_out:
+        findings.append(Finding("limits", "notebook grading run",
+                                f"{len(timed_out)} grade cell(s) reached the time limit: {', '.join(timed_out[:5])}"))
     library_run = ((result.get("library") or {}).get("run") or {})
     if library_run.get("status") not in (None, "ok"):
         findings.append(Finding("limits", "library grading run",
@@ -97,7 +112,7 @@ def recorded_findings(result: dict | None) -> list[Finding]:
 
 def _scan_notebook(submission: Path, release: Path, notebook_name: str) -> list[Finding]:
     try:
-        submitted = nbformat.reads(read_regular_file(submission, notebook_name, 50 * 2**20).decode("utf-8"),
+        submitted = nbformat.reads(read_regular_file(submission, notebook_name, LIMITS.notebook_bytes).decode("utf-8"),
                                    as_version=4)
         released = nbformat.read(release / notebook_name, as_version=4)
     except (UnsafeFileError, UnicodeDecodeError, ValueError, OSError) as error:
@@ -132,13 +147,13 @@ def _scan_notebook(submission: Path, release: Path, notebook_name: str) -> list[
 def _scan_python_files(submission: Path, release: Path) -> list[Finding]:
     findings = []
     try:
-        files = regular_files(submission, 2000, 100 * 2**20)
+        files = regular_files(submission, LIMITS.submission_files, LIMITS.submission_bytes)
     except UnsafeFileError as error:
         return [Finding("outside", str(submission.name), str(error))]
     for relative, path in files:
         if not relative.endswith(".py"):
             continue
-        data = path.read_bytes()[:MAX_SOURCE_BYTES]
+        data = path.read_bytes()[:LIMITS.source_bytes]
         public = release / relative
         if public.is_file() and public.read_bytes() == data:
             continue   # the release's own file, untouched
@@ -203,6 +218,8 @@ class _Visitor(ast.NodeVisitor):
             self._add("reference", node, f"imports {module}")
         if top in DYNAMIC_MODULES:
             self._add("dynamic", node, f"imports {module}")
+        if top in PROCESS_MODULES:
+            self._add("process", node, f"imports {module}")
 
     # assignments
     def visit_Assign(self, node):
@@ -255,10 +272,11 @@ class _Visitor(ast.NodeVisitor):
         if name in REBIND_FORBIDDEN or (self.notebook and name in GRADER_NAMES - {"score"}):
             self._add("patch", node, f"rebinds {name}")
 
-    # calls and constants
+    # calls, attributes and constants
     def visit_Call(self, node):
         name = _dotted(node.func)
-        last = name.rsplit(".", 1)[-1]
+        # The called attribute's name, even when the chain holds a call: get_ipython().events.register
+        last = node.func.attr if isinstance(node.func, ast.Attribute) else name.rsplit(".", 1)[-1]
         if last in DYNAMIC_CALLS:
             self._add("dynamic", node, f"calls {name}")
         if last in ("setattr", "delattr") and node.args:
@@ -267,6 +285,21 @@ class _Visitor(ast.NodeVisitor):
                 self._add("patch", node, f"calls {last} on {_dotted(node.args[0])}")
         if name in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
             self._add("reference", node, f"calls {name}")
+        if (last in ("register", "unregister") and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "events"):
+            self._add("hook", node, f"calls {name or 'events.' + last}")
+        if "." in name and name.split(".")[0] in ("os", "signal", "pty") and last in PROCESS_CALLS | {"signal",
+                                                                                                      "alarm",
+                                                                                                      "setitimer",
+                                                                                                      "pthread_kill"}:
+            self._add("process", node, f"calls {name}")
+        if (last in FILE_WALKS or name in ("glob.glob", "os.path.expanduser")) and isinstance(node.func, ast.Attribute):
+            self._add("files", node, f"calls {name or last} (looks through folders)")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node):
+        if node.attr in HOOK_ATTRIBUTES:
+            self._add("hook", node, f"uses {_dotted(node) or node.attr}")
         self.generic_visit(node)
 
     def visit_Constant(self, node):

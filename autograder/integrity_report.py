@@ -7,7 +7,7 @@ from pathlib import Path
 from .grading_layout import GradingLayout
 from .integrity import Finding, recorded_findings, scan_submission
 from .notebook_spec import load_catalog_of
-from .safe_files import write_bytes_atomically
+from .files import write_bytes_atomically
 from .student_grading import read_results
 
 

@@ -10,10 +10,14 @@ A release leaks when any file holds
 
 Lines that the sources also show publicly (outside any region) cannot leak anything and are
 not searched, nor are lines too short to mean anything (``pass``, ``)``, ``else:``).
+
+The same lines guard what the grader shows students (feedback, exports): there the text was
+produced by a run, so :class:`InstructorText` looks for them however disguised.
 """
 
 import dataclasses
 import json
+import unicodedata
 from pathlib import Path
 
 from .markers import find_solution_regions
@@ -65,6 +69,54 @@ def scan_release(folder: Path, rules: LeakRules) -> list[Leak]:
             if origin is not None:
                 leaks.append(Leak(relative, location, f"instructor-only line {line.strip()!r} (from {origin})"))
     return leaks
+
+
+class InstructorText:
+    """Instructor-only lines, recognised inside any text however they are disguised.
+
+    Both sides are folded first (:func:`fold`: NFKC, invisible and format characters and all
+    whitespace removed, case folded), so a zero-width space after each character, full-width
+    letters or changed spacing hide nothing. Then a text quotes the instructor when it holds
+    any ``WINDOW`` consecutive folded characters of a long line, or the whole of a shorter one
+    (``SHORTEST`` characters at least: shorter lines are too common to mean anything).
+    Residual risk: text recoded beyond that (translated, base64, one character per check
+    name) is not recognised; see docs/autograder-sandbox.md for why it cannot carry hidden
+    tests in the first place.
+    """
+
+    WINDOW = 20
+    SHORTEST = 10
+
+    def __init__(self, lines):
+        self.windows: set[str] = set()
+        self.short: set[str] = set()
+        for line in lines:
+            folded = fold(line)
+            if len(folded) >= self.WINDOW:
+                self.windows.update(folded[i:i + self.WINDOW] for i in range(len(folded) - self.WINDOW + 1))
+            elif len(folded) >= self.SHORTEST:
+                self.short.add(folded)
+
+    def quoted_in(self, text) -> bool:
+        folded = fold("" if text is None else str(text))
+        if any(folded[i:i + self.WINDOW] in self.windows for i in range(len(folded) - self.WINDOW + 1)):
+            return True
+        return any(line in folded for line in self.short)
+
+
+# Unicode categories that print nothing (format, control, unassigned, private use, surrogates,
+# combining marks) or separate: dropped before comparing.
+_INVISIBLE = {"Cf", "Cc", "Cn", "Co", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"}
+
+
+def fold(text: str) -> str:
+    """``text`` as compared for instructor-only content.
+
+    >>> fold("a\u200bs s\u200be r t  ＴＲＵＥ")
+    'asserttrue'
+    """
+    normal = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in normal if not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE).casefold()
 
 
 def _split_library_file(path: Path, name: str, text: NotebookText) -> None:

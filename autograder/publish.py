@@ -5,12 +5,11 @@ moves it), checked there, then swapped in: the old folder is renamed aside, the 
 renamed into place, the old one deleted.
 """
 
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from .course import copy_tree
+from .files import remove_tree
 
 STAGING_PREFIX = ".staging-"
 RETIRED_PREFIX = ".retired-"
@@ -25,20 +24,8 @@ def stage(release_dir: Path, assignments_dir: Path, assignment: str) -> Path:
     return staging
 
 
-def swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging``; each rename is atomic."""
-    if target.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f"{RETIRED_PREFIX}{target.name}-", dir=target.parent))
-        retired.rmdir()  # mkdtemp only reserved a unique name
-        os.rename(target, retired)
-        os.rename(staging, target)
-        shutil.rmtree(retired)
-    else:
-        os.rename(staging, target)
-
-
 def discard(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_tree(folder)
 
 
 def remove_leftovers(assignments_dir: Path) -> list[Path]:
@@ -48,5 +35,5 @@ def remove_leftovers(assignments_dir: Path) -> list[Path]:
     leftovers = [p for p in assignments_dir.iterdir()
                  if p.is_dir() and p.name.startswith((STAGING_PREFIX, RETIRED_PREFIX))]
     for folder in leftovers:
-        shutil.rmtree(folder)
+        remove_tree(folder)
     return leftovers

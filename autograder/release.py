@@ -3,7 +3,8 @@
 Steps, in order; any failure stops the release and leaves ``assignments/`` as it was:
 
 1. read ``solutions/tasks.toml`` and stub the reference library in memory, which checks
-   every solution region against the tasks (nothing is built when they disagree);
+   every solution region against the tasks, and check that every grade cell can run in the
+   grader (``notebook_spec.contract_problems``): nothing is built when either fails;
 2. write ``course/nbgrader_config.py`` and rebuild ``course/source/<a>/``;
 3. ``nbgrader generate_assignment <a> --force`` (clears notebook solutions and hidden tests)
    on a scratch gradebook, whose cells are then copied into ``course/gradebook.db``
@@ -23,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, generate, gradebook, leak_scan, publish, stubs
+from . import course, files, generate, gradebook, leak_scan, publish, stubs
 from .errors import ReleaseError
 from .grading_layout import GradingLayout
 from .layout import KitLayout
+from .notebook_spec import contract_problems, notebook_spec
 from .notebooks import read_notebook, without_volatile_metadata, write_notebook
 from .tasks import Assignment, Catalog, load_catalog
 
@@ -42,6 +44,11 @@ def release(layout: KitLayout, names: list[str] | None = None, log=print) -> Rel
     stubs.stub_library(layout.lib_dir, catalog)  # check the regions before building anything
     report = ReleaseReport()
     ready = _select(layout, catalog, names, report)
+    problems = [problem for assignment in ready
+                for problem in contract_problems(notebook_spec(layout, assignment))]
+    if problems:
+        raise ReleaseError("grade cells that cannot run in the grader; nothing was released:\n  "
+                           + "\n  ".join(problems))
     for name, why in report.skipped.items():
         log(f"release: skipping {name}: {why}")
     for stale in _unsourced_folders(layout, catalog):
@@ -59,7 +66,7 @@ def release(layout: KitLayout, names: list[str] | None = None, log=print) -> Rel
         for assignment in ready:
             staged[assignment.name] = _build(layout, catalog, assignment, rules, log)
         for name, staging in staged.items():
-            publish.swap_in(staging, layout.assignments_dir / name)
+            files.swap_in(staging, layout.assignments_dir / name)
             report.released.append(name)
             log(f"release: {name}: written to {layout.assignments_dir / name}")
     finally:

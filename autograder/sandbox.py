@@ -58,6 +58,7 @@ class SandboxLimits:
     max_processes: int = 32           # RLIMIT_NPROC (see the module docstring for root)
     max_file_bytes: int = 64 * 2**20  # RLIMIT_FSIZE: no file written may grow beyond this
     tmp_bytes: int = 64 * 2**20       # size of the private /tmp (tmpfs, counts against RAM)
+    home_bytes: int = 256 * 2**20     # size of the private home of a run with a scratch home (tmpfs)
     wall_seconds: float = 180.0       # the parent kills the whole tree after this
     output_bytes: int = 64 * 2**10    # kept of stdout and of stderr each (the tail)
 
@@ -163,15 +164,31 @@ def sandbox_policy(unsafe_no_sandbox: bool = False) -> bool:
 
 def run_sandboxed(command: list[str], *, binds: list[Bind], limits: SandboxLimits = SandboxLimits(),
                   env: dict[str, str] | None = None, cwd: str = HOME_INSIDE,
-                  use_sandbox: bool = True) -> SandboxResult:
+                  use_sandbox: bool = True, scratch_home: bool = False) -> SandboxResult:
     """Run ``command`` for one student and wait for it, within ``limits``.
 
     ``binds`` are the only host paths the command sees besides the system and Python;
     a writable bind should be a throwaway copy. ``env`` adds variables to the scrubbed
     environment. ``cwd`` is a path inside the sandbox (the first writable bind by default
-    convention, ``/home/student``). With ``use_sandbox=False`` (see :func:`sandbox_policy`)
-    the command runs on the host with the limits only; inside paths then mean nothing, so
-    the caller must pass host paths in ``command``.
+    convention, ``/home/student``). ``scratch_home`` makes ``/home/student`` a private tmpfs
+    of ``limits.home_bytes`` (binds may go inside it): what the student writes there never
+    reaches the host. With ``use_sandbox=False`` (see :func:`sandbox_policy`) the command
+    runs on the host with the limits only; inside paths then mean nothing, so the caller must
+    pass host paths in ``command``.
+    """
+    process = start_sandboxed(command, binds=binds, limits=limits, env=env, cwd=cwd, use_sandbox=use_sandbox,
+                              scratch_home=scratch_home, interactive=False)
+    return process.wait_and_finish()
+
+
+def start_sandboxed(command: list[str], *, binds: list[Bind], limits: SandboxLimits = SandboxLimits(),
+                    env: dict[str, str] | None = None, cwd: str = HOME_INSIDE, use_sandbox: bool = True,
+                    scratch_home: bool = False, interactive: bool = True) -> "SandboxedProcess":
+    """Start ``command`` as :func:`run_sandboxed` would, and return at once.
+
+    With ``interactive`` the process's standard input and output are pipes to the caller
+    (``process.stdin``, ``process.stdout``); its standard error is kept (the tail) either way.
+    The caller must end it with :meth:`SandboxedProcess.finish`, which kills whatever is left.
     """
     for bind in binds:
         if not Path(bind.host).exists():
@@ -185,14 +202,73 @@ def run_sandboxed(command: list[str], *, binds: list[Bind], limits: SandboxLimit
                 if bind.writable:
                     _chown_tree(bind.host, sandbox_uid)
             limited = _setpriv_prefix(sandbox_uid) + limited
-        argv = _bwrap_arguments(binds, limits, environment, cwd, as_root=sandbox_uid is not None) + limited
+        argv = _bwrap_arguments(binds, limits, environment, cwd, as_root=sandbox_uid is not None,
+                                scratch_home=scratch_home) + limited
         popen_env = {"PATH": "/usr/bin:/bin"}
         popen_cwd = "/"
     else:
         argv, popen_env = limited, environment
         writable = [b.host for b in binds if b.writable]
         popen_cwd = str(writable[0]) if writable else "/"
-    return _run_with_wall_clock(argv, popen_env, popen_cwd, limits, sandboxed=use_sandbox)
+    return SandboxedProcess(argv, popen_env, popen_cwd, limits, sandboxed=use_sandbox, interactive=interactive)
+
+
+class SandboxedProcess:
+    """One started sandbox: its pipes, its wall clock, and the one way to end it (:meth:`finish`)."""
+
+    def __init__(self, argv, env, cwd, limits: SandboxLimits, sandboxed: bool, interactive: bool):
+        self.limits = limits
+        self.sandboxed = sandboxed
+        self._out = None if interactive else tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile()
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.wall_seconds
+        pipe = subprocess.PIPE if interactive else subprocess.DEVNULL
+        # A session of its own: on timeout the whole group goes, whatever it forked.
+        self.process = subprocess.Popen(argv, stdin=pipe, stdout=subprocess.PIPE if interactive else self._out,
+                                        stderr=self._err, env=env, cwd=cwd, start_new_session=True,
+                                        close_fds=True)
+        self.timed_out = False
+        self.result: SandboxResult | None = None
+
+    @property
+    def stdin(self):
+        return self.process.stdin
+
+    @property
+    def stdout(self):
+        return self.process.stdout
+
+    def wait_and_finish(self) -> SandboxResult:
+        """Wait for the process, at most until the wall clock runs out, then :meth:`finish`."""
+        try:
+            self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+        except BaseException:
+            self.finish()
+            raise
+        return self.finish()
+
+    def finish(self, timed_out: bool = False) -> SandboxResult:
+        """Kill whatever is left of the sandbox and say how it ended (idempotent)."""
+        if self.result is not None:
+            return self.result
+        self.timed_out = self.timed_out or timed_out
+        # Also on a normal exit: nothing the student started may outlive the run.
+        _kill_group(self.process)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+        limit = self.limits.output_bytes
+        self.result = SandboxResult(returncode=None if self.timed_out else self.process.returncode,
+                                    timed_out=self.timed_out, wall_seconds=time.monotonic() - self.started,
+                                    stdout=_tail(self._out, limit) if self._out else "",
+                                    stderr=_tail(self._err, limit), sandboxed=self.sandboxed)
+        for handle in (self._out, self._err):
+            if handle is not None:
+                handle.close()
+        return self.result
 
 
 def scrubbed_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -297,7 +373,7 @@ def _setpriv_prefix(uid: int) -> list[str]:
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool) -> list[str]:
+def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool, scratch_home: bool = False) -> list[str]:
     args = [BWRAP, "--die-with-parent", "--new-session",
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if as_root:
@@ -311,6 +387,11 @@ def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool) -> list[str
     # its venv may well live under /tmp (a CI checkout, a course copied there).
     args += ["--perms", "1777", "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp"]
     made: set[str] = {"/tmp"}
+    if scratch_home:
+        # Before the binds too, so that read-only binds can sit inside the writable home.
+        args += ["--perms", "0755", "--dir", str(Path(HOME_INSIDE).parent),
+                 "--perms", "1777", "--size", str(int(limits.home_bytes)), "--tmpfs", HOME_INSIDE]
+        made |= {str(Path(HOME_INSIDE).parent), HOME_INSIDE}
     every_bind = python_runtime_binds() + list(binds)
     for bind in every_bind:
         # bubblewrap creates missing parents with mode 0700: make them traversable first.
@@ -343,33 +424,12 @@ def _system_mounts() -> list[str]:
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
-    # The dynamic linker's cache speeds up loading shared libraries; nothing else of /etc.
+    # The dynamic linker's cache speeds up loading shared libraries, and matplotlib finds its
+    # fonts through fontconfig's files; nothing else of /etc.
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+             "--ro-bind-try", "/etc/fonts", "/etc/fonts",
              "--proc", "/proc", "--dev", "/dev"]
     return args
-
-
-def _run_with_wall_clock(argv, env, cwd, limits: SandboxLimits, sandboxed: bool) -> SandboxResult:
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        # A session of its own: on timeout the whole group goes, whatever it forked.
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                   env=env, cwd=cwd, start_new_session=True, close_fds=True)
-        timed_out = False
-        try:
-            process.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        except BaseException:
-            _kill_group(process)
-            raise
-        finally:
-            # Also on a normal exit: nothing the student started may outlive the run.
-            _kill_group(process)
-        elapsed = time.monotonic() - started
-        return SandboxResult(returncode=None if timed_out else process.returncode, timed_out=timed_out,
-                             wall_seconds=elapsed, stdout=_tail(out, limits.output_bytes),
-                             stderr=_tail(err, limits.output_bytes), sandboxed=sandboxed)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

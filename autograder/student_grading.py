@@ -1,4 +1,4 @@
-"""Grade one student on one assignment: notebook in one sandbox, library in another; one result file.
+"""Grade one student on one assignment: notebook and library, each in its own sandbox; one result file.
 
 This is the unit of work of a batch (a thread, or one Dask task per student). It runs
 nothing of the student's outside a sandbox, computes every score in this (trusted)
@@ -6,29 +6,40 @@ process, and writes ``grading/results/<a>/<student>.json`` atomically. A result 
 submission and grader fingerprints match the files on disk is returned as it is, so an
 interrupted batch resumes and a repeated one changes nothing. It never touches the
 gradebook: the batch's parent process is its only writer.
+
+The student's code sees, in its sandbox, a library assembled here from the public release
+with the student's own copies of the files that hold tasks put in; never the reference, the
+instructor's notebook, another student or the course directory. The notebook's grade
+cells run here (:mod:`autograder.grading.notebook_run`), the library's checks too
+(:mod:`autograder.library_grading`).
 """
 
+import copy
 import dataclasses
 import datetime
 import functools
 import hashlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from . import sandbox
+from . import files, sandbox
+from .files import LIMITS, UnsafeFileError, read_regular_file, write_bytes_atomically, write_json_atomically
+from .grading.notebook_run import NotebookOutcome, lost, run_notebook
+from .grading.remote import LIBRARY, StudentError, StudentProcess
+from .grading.wire import Limits, WireError, parse_json
 from .grading_layout import GradingLayout
 from .integrity import scan_submission
 from .layout import KitLayout
-from .library_grading.results import grade_library_with, grader_hash, write_json_atomically
-from .notebook_run import NOTEBOOK_LIMITS, run_notebook_grading, student_library_files
-from .notebook_scores import score_notebook
-from .notebook_spec import load_catalog_of, notebook_spec, spec_fingerprint
-from .notebook_template import ensure_template
-from .safe_files import UnsafeFileError, read_regular_file, write_bytes_atomically
+from .library_grading.results import grade_library_with, grader_hash
+from .notebook_spec import NotebookSpec, load_catalog_of, notebook_spec, spec_fingerprint
 from .sandbox import SandboxLimits
+from .tasks import Catalog
 
 RESULT_FORMAT = "cs231n-grade/1"
+# The notebook's process: IPython, NumPy and matplotlib start many threads.
+NOTEBOOK_LIMITS = SandboxLimits(cpu_seconds=300, wall_seconds=300, memory_bytes=2 * 2**30, max_processes=256)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,19 +83,24 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
             and existing.get("grader_sha256") == grader):
         return existing
 
-    template = ensure_template(layout, assignment, spec)
-    run = run_notebook_grading(student=job.student, assignment=assignment, catalog=catalog,
-                               submission_dir=submission, release_dir=layout.release_dir(job.assignment),
-                               template_course=template, use_sandbox=use_sandbox,
-                               limits=job.options.notebook_limits, cell_timeout=job.options.cell_timeout)
-    notebook = score_notebook(run.notebook_bytes, spec, run.missing_reason)
+    scratch = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
+    try:
+        home = scratch / "home"
+        home.mkdir()
+        for folder in (scratch, home):
+            folder.chmod(0o755)   # the sandbox's own uid reads the library from here
+        files.assemble_library(layout.release_dir(job.assignment) / LIBRARY, submission,
+                               student_library_files(catalog), home, LIBRARY)
+        notebook, graded_copy = grade_notebook(submission, spec, catalog, home, use_sandbox, job.options)
+    finally:
+        files.remove_tree(scratch)
     findings = scan_submission(submission, layout.release_dir(job.assignment), assignment.notebook)
     held = [f for f in findings if f.hold]
     if held:
         hold_notebook(notebook, held)
-    notebook.update(name=assignment.notebook, run=_run_record(run), touched_outside=list(run.touched))
-    if run.notebook_bytes is not None:
-        _keep_autograded_copy(layout, job, assignment.notebook, run.notebook_bytes)
+    if graded_copy is not None:
+        write_bytes_atomically(layout.autograded_dir(job.assignment, job.student) / assignment.notebook,
+                               (json.dumps(graded_copy, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
     library = None
     if assignment.tasks:
@@ -105,12 +121,68 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
     return result
 
 
+def grade_notebook(submission: Path, spec: NotebookSpec, catalog: Catalog, home: Path, use_sandbox: bool,
+                   options: GradingOptions) -> tuple[dict, dict | None]:
+    """The notebook part of a result, and the graded copy of the notebook for instructors (or None)."""
+    try:
+        data = read_regular_file(submission, spec.notebook, LIMITS.notebook_bytes)
+        student_notebook = parse_json(data, Limits(json_bytes=LIMITS.notebook_bytes, depth=64))
+    except UnsafeFileError as error:
+        missing = not (submission / spec.notebook).exists() and not (submission / spec.notebook).is_symlink()
+        return _not_run(spec, f"the submission has no {spec.notebook}" if missing
+                        else f"your notebook could not be read: {error}"), None
+    except WireError as error:
+        return _not_run(spec, f"your notebook is not a valid notebook file: {error}"), None
+    try:
+        with StudentProcess(home, "notebook", limits=options.notebook_limits, use_sandbox=use_sandbox,
+                            env={"CS231N_QUICK": "1"}) as process:
+            outcome = run_notebook(spec, student_notebook, process, student_modules(catalog), options.cell_timeout)
+            run = process.finish()
+    except StudentError as error:   # the process did not even start
+        return _not_run(spec, f"the notebook could not start: {error}"), None
+    notebook = {"name": spec.notebook, "score": sum(c["score"] for c in outcome.cells),
+                "max_score": spec.max_score, "cells": outcome.cells, "run": _run_record(run, outcome)}
+    return notebook, graded_copy(student_notebook, outcome)
+
+
+def _not_run(spec: NotebookSpec, reason: str) -> dict:
+    return {"name": spec.notebook, "score": 0.0, "max_score": spec.max_score,
+            "cells": [lost(cell, "missing", reason) for cell in spec.grade_cells],
+            "run": {"status": "not run", "description": reason, "wall_seconds": 0.0, "timed_out": False,
+                    "returncode": None}}
+
+
+def graded_copy(notebook: dict, outcome: NotebookOutcome) -> dict:
+    """The student's notebook as it was graded: locked and grade cells restored, every output from the run."""
+    graded = copy.deepcopy(notebook)
+    cells = graded.get("cells") if isinstance(graded.get("cells"), list) else []
+    for index, cell in enumerate(cells):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            if index in outcome.sources:
+                cell["source"] = outcome.sources[index]
+            cell["outputs"] = outcome.outputs.get(index, [])
+            cell["execution_count"] = None
+    return graded
+
+
+def student_library_files(catalog: Catalog) -> set[str]:
+    """Library files (relative to cs231n_lib/) that hold a task of any assignment: the student's own."""
+    return {path.as_posix() for path in catalog.tasks_by_file()}
+
+
+def student_modules(catalog: Catalog) -> frozenset[str]:
+    """The same files as dotted module names relative to the library (``classifiers.cnn``)."""
+    return frozenset(".".join(path.with_suffix("").parts) for path in catalog.tasks_by_file())
+
+
 def hold_notebook(notebook: dict, held: list) -> None:
-    """Code that patches NumPy or the grader could have changed what the grade cells report:
-    the notebook part scores 0 until an instructor reviews it (the library part stands)."""
+    """The submission tried what a cheat would (see :mod:`autograder.integrity`): the notebook part
+    scores 0 until an instructor has looked; what it would have scored is kept (``held_score``,
+    and each cell's ``held_score``). The library part stands."""
     reason = f"held for review: {held[0].what} ({held[0].where})"
     for cell in notebook["cells"]:
-        cell.update(score=0.0, status="held", reason=reason)
+        cell.update(held_score=cell["score"], score=0.0, status="held", reason=reason)
+    notebook["held_score"] = notebook["score"]
     notebook["score"] = 0.0
     notebook["held"] = reason
 
@@ -136,9 +208,9 @@ def read_results(layout: GradingLayout, assignment: str) -> dict[str, dict]:
 def submission_fingerprint(submission: Path, notebook: str, own_files: set[str]) -> str:
     """SHA-256 of what grading reads of a submission: the notebook and the student's library files."""
     digest = hashlib.sha256()
-    for relative in [notebook] + [f"cs231n_lib/{name}" for name in sorted(own_files)]:
+    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)]:
         try:
-            data = read_regular_file(submission, relative, 50 * 2**20)
+            data = read_regular_file(submission, relative, LIMITS.notebook_bytes)
         except UnsafeFileError:
             data = b"\0missing"
         digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -165,24 +237,16 @@ def release_independent_options(options: GradingOptions) -> str:
 @functools.lru_cache(maxsize=1)
 def _own_sources_hash() -> str:
     digest = hashlib.sha256()
-    for name in ("student_grading.py", "notebook_run.py", "notebook_scores.py", "notebook_spec.py",
-                 "notebook_template.py", "integrity.py"):
-        digest.update((Path(__file__).parent / name).read_bytes())
+    here = Path(__file__).parent
+    for path in [here / "student_grading.py", here / "notebook_spec.py", here / "integrity.py",
+                 *sorted((here / "grading").glob("*.py"))]:
+        digest.update(path.read_bytes())
     digest.update(sys.version.split()[0].encode())
     return digest.hexdigest()
 
 
-def _run_record(run) -> dict:
-    if run.run is None:
-        return {"status": "not run", "description": run.missing_reason, "wall_seconds": 0.0, "timed_out": False,
-                "returncode": None}
-    result = run.run
-    status = "timeout" if result.timed_out else ("ok" if result.returncode == 0 else "crashed")
-    return {"status": status, "description": result.describe(), "wall_seconds": round(result.wall_seconds, 2),
-            "timed_out": result.timed_out, "returncode": result.returncode,
-            "stderr_tail": result.stderr[-1500:]}
-
-
-def _keep_autograded_copy(layout: GradingLayout, job: StudentJob, notebook: str, data: bytes) -> None:
-    """nbgrader's place for the graded notebook, for instructors to open (never re-read for scores)."""
-    write_bytes_atomically(layout.autograded_dir(job.assignment, job.student) / notebook, data)
+def _run_record(run, outcome: NotebookOutcome) -> dict:
+    status = "timeout" if run.timed_out else ("stopped" if outcome.stopped else "ok")
+    return {"status": status, "description": outcome.stopped or run.describe(),
+            "wall_seconds": round(run.wall_seconds, 2), "timed_out": run.timed_out, "returncode": run.returncode,
+            "stderr_tail": run.stderr[-1500:]}

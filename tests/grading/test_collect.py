@@ -1,5 +1,6 @@
 """collect: folders, student zips, a zip of zips; malicious zips are refused and nothing escapes."""
 
+import dataclasses
 import os
 import stat
 import zipfile
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import safe_unzip
+from autograder import files
 from autograder.collect import collect, student_of_zip
 from autograder.gradebook import open_gradebook
 
@@ -89,7 +90,7 @@ def test_malicious_zips_are_refused_and_write_nothing(tmp_path, entries, symlink
 
 
 def test_a_zip_bomb_is_stopped_while_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(safe_unzip, "MAX_TOTAL_BYTES", 2**20)
+    monkeypatch.setattr(files, "LIMITS", dataclasses.replace(files.LIMITS, zip_total_bytes=2**20))
     layout = new_layout(tmp_path)
     bomb = write_zip(tmp_path / "mallory.zip", {NOTEBOOK: b"{}", "zeros.bin": bytes(4 * 2**20)})
     report = collect(layout, "conv_pool", [bomb], log=lambda line: None)

@@ -67,8 +67,7 @@ def test_the_cheater_gains_nothing_and_harms_nothing(graded_conv_pool):
     assert eve["score"] <= results["cy"]["score"] == 0
     assert eve["integrity"]["held"] and eve["notebook"]["held"]
     assert {c["status"] for c in eve["notebook"]["cells"]} == {"held"}
-    # What it tried to write landed in its own throwaway folder (recorded) or nowhere.
-    assert "escaped.txt" in eve["notebook"]["touched_outside"]
+    # What it tried to write landed in its sandbox's private home (gone with it) or nowhere.
     for path in (Path("/tmp/escaped.txt"), REPO_ROOT / "course" / "gradebook.db", layout.gradebook):
         assert not path.exists() or path.read_bytes()[:5] != b"owned"
     assert not (layout.course_dir / "escaped.txt").exists() and not (layout.course_dir.parent / "escaped.txt").exists()

@@ -80,10 +80,10 @@ def test_integrity_flags_the_cheater_and_not_the_honest_students(graded_conv_poo
     assert {"patch", "reference", "outside", "dynamic"} <= kinds
     whats = " ".join(f.what for f in report["eve"])
     assert "np.allclose" in whats and "Score.earned" in whats and "sys.path.insert" in whats
-    assert any(f.where == "notebook grading run" for f in report["eve"])      # what the sandbox recorded
     for honest in ("ada", "ben", "cy"):
         assert report[honest] == [], honest
     assert all(f.kind == "limits" for f in report["dan"])   # its loop hit the limits; nothing else
+    assert any(f.where == "notebook grading run" for f in report["dan"])      # what the run recorded
     # The cheater aimed at this checkout's own reference, wherever it lives, and was named for it.
     kit_root = str(layout.kit.lib_dir.parent)
     assert any(f.kind == "reference" and f"{kit_root}/cs231n_lib/layers.py" in f.what for f in report["eve"])

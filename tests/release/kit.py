@@ -73,7 +73,8 @@ def source_notebook(library: str = "minilib") -> nbformat.NotebookNode:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [
         new_markdown_cell("# First\nWrite `ops.double` and `ops.Scaler.scale`."),
-        new_code_cell(f"from {library}.ops import double, Scaler\nfrom {library}.sub.more import triple"),
+        new_code_cell(f"from {library}.ops import double, Scaler\nfrom {library}.sub.more import triple",
+                      metadata=_grade_metadata("imports")),
         new_code_cell(f"### BEGIN SOLUTION\n{NOTEBOOK_SOLUTION_LINE}\n### END SOLUTION",
                       metadata=_grade_metadata("answer", solution=True)),
         new_code_cell(f"assert double(2) == 4\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS",

@@ -7,10 +7,11 @@ Nothing here is a student task. The notebooks use it in three places:
 - the grade cells: a :class:`Score` runs several checks, prints what passed and what
   failed on stdout, and ends the cell with the points earned, which nbgrader reads as
   partial credit (a grade cell whose last expression is a number scores that number);
-- the training cells: :func:`quick_mode` is True while nbgrader autogrades or validates
-  (it sets ``NBGRADER_EXECUTION``) or when ``CS231N_QUICK=1``, and long runs shrink;
-  :func:`load_cifar10` falls back to a small synthetic data set in quick mode when
-  CIFAR-10 is not installed.
+- the training cells: :func:`quick_mode` is True while the notebook is graded (the
+  autograder, or nbgrader's validate, which sets ``NBGRADER_EXECUTION``) or when
+  ``CS231N_QUICK=1``, and long runs shrink; :func:`load_cifar10` falls back to a small
+  synthetic data set in quick mode when CIFAR-10 is not installed, and
+  :func:`notebook_data` is the one data set of the training notebook, loaded once.
 
 >>> score = Score()
 >>> with score.check("one plus one", points=2):
@@ -24,6 +25,8 @@ FAIL  a wrong claim  (0/1): AssertionError: arithmetic is broken
 """
 
 import contextlib
+import contextvars
+import functools
 import os
 import sys
 import traceback
@@ -36,17 +39,19 @@ QUICK_ENV_VAR = "CS231N_QUICK"
 
 # Relative errors below this count as equal for float64 checks of exact arithmetic.
 DEFAULT_TOLERANCE = 1e-7
+# Set by the autograder while it runs grade cells (in its own process, thread by thread).
+AUTOGRADING = contextvars.ContextVar("cs231n_autograding", default=False)
 
 
 # ----------------------------------------------------------------------------- setup
 
 def quick_mode():
-    """True while nbgrader executes the notebook (autograde, validate) or when CS231N_QUICK=1.
+    """True while the notebook is graded (the autograder; nbgrader's validate) or when CS231N_QUICK=1.
 
     Long cells (training, timing) check this and run a short version, so that a whole
     notebook grades in well under a minute.
     """
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if AUTOGRADING.get() or os.environ.get("NBGRADER_EXECUTION"):
         return True
     return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in ("1", "true", "yes")
 
@@ -109,19 +114,28 @@ class Score:
             raise
         except Exception as error:  # a student's bug of any kind costs this check only
             self.failures.append(description)
-            print(f"FAIL  {description}  (0/{points:g}): {_describe(error)}")
+            self.report(description, points, error)
         else:
             self.earned += points
+            self.report(description, points, None)
+
+    def report(self, description, points, error):
+        """Print one check's outcome (``error`` None when it passed); the autograder also records it."""
+        if error is None:
             print(f"PASS  {description}  ({points:g}/{points:g})")
+        else:
+            print(f"FAIL  {description}  (0/{points:g}): {describe_failure(error)}")
 
     def summary(self):
         """One line: points earned out of the points checked so far."""
         return f"{self.earned:g} / {self.possible:g} points"
 
 
-def _describe(error):
+def describe_failure(error):
     """The exception type and message, and the line of student code it came from when known."""
     text = f"{type(error).__name__}: {error}"
+    if hasattr(error, "where"):
+        return text  # raised for code that ran elsewhere (the autograder's sandbox): its message says where
     frames = traceback.extract_tb(error.__traceback__)
     # The innermost frame outside this module and the grade cell is usually the student's line.
     inner = [f for f in frames if "notebook_utils" not in f.filename
@@ -223,9 +237,13 @@ def load_cifar10(num_training=49000, num_validation=1000, num_test=1000, dtype=n
 
     When the data is not installed: in quick mode (autograding, tests) this prints a note
     and returns :func:`synthetic_cifar10` of the same sizes; otherwise the loader's
-    error, which names the command that fetches the data, is raised.
+    error, which names the command that fetches the data, is raised. The autograder always
+    uses the stand-in: the student's code runs where no data is installed, and both sides
+    of a check must see the same images.
     Returns the dict of X_train, y_train, X_val, y_val, X_test, y_test.
     """
+    if AUTOGRADING.get():
+        return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype)
     try:
         from .data_utils import get_CIFAR10_data
         return get_CIFAR10_data(num_training=num_training, num_validation=num_validation,
@@ -242,3 +260,23 @@ def load_cifar10(num_training=49000, num_validation=1000, num_test=1000, dtype=n
           f"Quick mode: using a small SYNTHETIC data set of the same shapes instead; "
           f"accuracies below say nothing about CIFAR-10.")
     return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype)
+
+
+# The training notebook's sizes: all of CIFAR-10, or a small part of it in quick mode.
+NOTEBOOK_SIZES = {False: {}, True: {"num_training": 800, "num_validation": 500, "num_test": 100}}
+
+
+def notebook_data():
+    """The training notebook's data set: :func:`load_cifar10` at its sizes, loaded once per kernel.
+
+    Cells and grade cells call this instead of passing ``data`` around, so a grade cell
+    can build its own copy (the autograder runs grade cells apart from the student's
+    code). Returns a new dict each time, holding the same arrays: do not change them in place.
+    """
+    data = load_cifar10(**NOTEBOOK_SIZES[True]) if AUTOGRADING.get() else _load_once(quick_mode())
+    return type(data)(data)   # a SyntheticData stays one
+
+
+@functools.lru_cache(maxsize=2)
+def _load_once(quick):
+    return load_cifar10(**NOTEBOOK_SIZES[quick])

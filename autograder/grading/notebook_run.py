@@ -1,0 +1,420 @@
+"""Grade one student's notebook: their cells run in the sandbox, the grade cells run here.
+
+The student's process (:class:`~autograder.grading.remote.StudentProcess`, notebook mode)
+runs the student's cells in order, with the locked cells put back as released. Each grade
+cell, at its place in that order, runs in this (trusted) process instead, from the
+instructor's source, hidden tests included: the names it reads from the student's notebook
+(what the solution cells define, the student's library modules) are fetched from the
+student's process at that moment, as plain values or as :class:`Remote` objects. Every
+expected value, every comparison and every point is computed here; the student's process
+never receives a grade cell, a hidden test or an expected value, only the calls a check
+makes (and their inputs).
+
+How a grade cell scores (nbgrader's rules, applied by the grader that ran it):
+
+- an exception out of the cell scores 0 (the checks before it keep their lines);
+- a cell whose last expression is a number scores that number, within [0, points]
+  (``score.earned`` of :class:`~cs231n_lib.notebook_utils.Score`);
+- otherwise, full points: the grader ran every line and nothing failed.
+
+A cell that could not run (the student's process died, the cell is missing from the
+notebook) scores 0 with the reason.
+"""
+
+import ast
+import builtins
+import contextlib
+import dataclasses
+import importlib
+import io
+import sys
+import threading
+import time
+import zlib
+
+from cs231n_lib import notebook_utils
+
+from ..notebook_spec import GradeCellSpec, NotebookSpec
+from ..notebooks import cell_lines
+from .remote import LIBRARY, Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
+
+MAX_CELLS = 2000
+MAX_CELL_CHARS = 2**20
+MAX_DETAIL = 300
+MAX_CELL_OUTPUT = 64 * 2**10
+CELL_FILENAME = "<grade cell {}>"
+
+
+@dataclasses.dataclass
+class NotebookOutcome:
+    cells: list[dict]                  # one scored entry per grade cell of the spec, in spec order
+    outputs: dict[int, list[dict]]     # notebook cell index -> outputs (nbformat) for the instructor's copy
+    sources: dict[int, str]            # notebook cell index -> the code that ran there (locked and grade cells restored)
+    stopped: str | None = None         # why the run ended early, if it did
+
+
+# ----------------------------------------------------------------------------- the student's library, seen from here
+
+class StudentModule:
+    """A module of the student's library (one that holds tasks): each attribute is fetched fresh."""
+
+    def __init__(self, process: StudentProcess, module: str):
+        self._process, self._module = process, module
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._process.library_attribute(self._module, name, timeout=Remote.time_left())
+
+    def __repr__(self) -> str:
+        return f"<the student's module {LIBRARY}.{self._module}>"
+
+
+class LibraryView:
+    """How the grader sees ``cs231n_lib``: the student's copy of the modules that hold tasks, the reference for the rest.
+
+    A module that holds a task of any assignment is the student's file, so everything in it
+    runs in the student's process (``layers``, ``fast_layers``...). Every other module
+    (``gradient_check``, ``notebook_utils``, ``architecture``, ``solver``...) is the
+    reference: the grader's own checking and expected values never run student code.
+    """
+
+    def __init__(self, process: StudentProcess, student_modules: frozenset[str], solution_names: frozenset[str]):
+        self.process = process
+        self.student_modules = student_modules      # dotted, relative: {"layers", "classifiers.cnn", ...}
+        self.solution_names = solution_names        # what the notebook's solution cells define
+        self.bindings: dict[str, tuple[str, str]] = {}   # name -> (module, attribute), fetched per grade cell
+
+    def run_setup(self, code: str, namespace: dict) -> None:
+        """Run one statement of the grader's setup (an import or a definition) into ``namespace``."""
+        tree = ast.parse(code)
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    top = alias.name.split(".")[0]
+                    target = self.module(alias.name) if alias.asname else self.module(top)
+                    namespace[alias.asname or top] = target
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                for alias in node.names:
+                    self._bind(namespace, alias.asname or alias.name, node.module, alias.name)
+            else:
+                exec(compile(ast.Module([node], []), "<grader setup>", "exec"), namespace)
+
+    def module(self, name: str):
+        if name == "matplotlib.pyplot":
+            return NO_FIGURES
+        if name.split(".")[0] != LIBRARY:
+            return importlib.import_module(name)
+        relative = name.partition(".")[2]
+        return StudentModule(self.process, relative) if relative in self.student_modules \
+            else importlib.import_module(name)
+
+    def refresh(self, namespace: dict, names) -> None:
+        """Fetch the student's objects bound by the setup's imports, for one grade cell."""
+        for name in names:
+            if name in self.bindings:
+                module, attribute = self.bindings[name]
+                try:
+                    namespace[name] = self.process.library_attribute(module, attribute, timeout=Remote.time_left())
+                except StudentError:
+                    namespace.pop(name, None)
+
+    def _bind(self, namespace: dict, name: str, module: str, attribute: str) -> None:
+        if f"{module}.{attribute}" == "matplotlib.pyplot":
+            namespace[name] = NO_FIGURES
+            return
+        if module.split(".")[0] != LIBRARY:
+            imported = importlib.import_module(module)
+            namespace[name] = getattr(imported, attribute) if hasattr(imported, attribute) \
+                else importlib.import_module(f"{module}.{attribute}")
+            return
+        reference = importlib.import_module(module)
+        value = getattr(reference, attribute, None)
+        if value is None or isinstance(value, type(sys)):
+            namespace[name] = self.module(f"{module}.{attribute}" if value is None else value.__name__)
+            return
+        owner = getattr(value, "__module__", module) or module
+        relative = owner.partition(".")[2]
+        if owner.split(".")[0] == LIBRARY and relative in self.student_modules:
+            self.bindings[name] = (relative, getattr(value, "__qualname__", attribute))
+            namespace.pop(name, None)
+        else:
+            namespace[name] = value
+
+
+class _NoFigures:
+    """``matplotlib.pyplot`` as grade cells see it here: they may plot for the student, the grader draws nothing.
+
+    (pyplot keeps global state, which threads grading two students at once would share.)
+    """
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __iter__(self):
+        return iter((self, self))   # fig, ax = plt.subplots()
+
+
+NO_FIGURES = _NoFigures()
+
+
+# ----------------------------------------------------------------------------- running a notebook
+
+def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, student_modules: frozenset[str],
+                 cell_timeout: float) -> NotebookOutcome:
+    """Run ``notebook`` (the student's, parsed) with ``process``; score every grade cell of ``spec``."""
+    library = LibraryView(process, student_modules, spec.solution_names)
+    namespace = {"__name__": "__grader__", "__builtins__": builtins}
+    for code in spec.setup:
+        library.run_setup(code, namespace)
+    grade_cells = {cell.grade_id: cell for cell in spec.grade_cells}
+    scored: dict[str, dict] = {}
+    outcome = NotebookOutcome(cells=[], outputs={}, sources={})
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+        if index >= MAX_CELLS:
+            outcome.stopped = f"the notebook has more than {MAX_CELLS} cells; the rest did not run"
+            break
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        grade_id = _grade_id(cell)
+        if grade_id in grade_cells:
+            if grade_id in scored:
+                continue   # a copied grade cell runs once, where the first copy is
+            spec_cell = grade_cells[grade_id]
+            outcome.sources[index] = spec_cell.source
+            if outcome.stopped:
+                scored[grade_id] = lost(spec_cell, "error", outcome.stopped)
+                continue
+            scored[grade_id], outcome.outputs[index] = run_grade_cell(spec_cell, namespace, library, cell_timeout)
+            continue
+        if grade_id in spec.locked_ids and grade_id not in spec.locked_sources:
+            continue
+        code = spec.locked_sources.get(grade_id)
+        if code is None:
+            code = "\n".join(cell_lines(cell))[:MAX_CELL_CHARS]
+        outcome.sources[index] = code
+        if outcome.stopped:
+            continue
+        try:
+            ran = process.request("run_cell", code=code, timeout=cell_timeout)
+        except StudentProcessGone as error:
+            outcome.stopped = f"the notebook stopped at cell {index}: {error}"
+            continue
+        except StudentError as error:
+            outcome.outputs[index] = [_error_output(type(error).__name__, str(error))]
+            continue
+        outcome.outputs[index] = _outputs_of(ran, process.last_output)
+    for spec_cell in spec.grade_cells:
+        outcome.cells.append(scored.get(spec_cell.grade_id) or lost(
+            spec_cell, "missing", outcome.stopped or "this grade cell is not in your notebook"))
+    return outcome
+
+
+def run_grade_cell(cell: GradeCellSpec, namespace: dict, library: LibraryView,
+                   cell_timeout: float) -> tuple[dict, list[dict]]:
+    """Run one grade cell here; returns its scored entry and its outputs (for the instructor's copy)."""
+    recorder = _Recorder(cell)
+    namespace["Score"] = _recording_score(namespace.get("Score"), recorder)
+    Remote.set_deadline(time.monotonic() + cell_timeout)
+    error, value = None, None
+    grading = notebook_utils.AUTOGRADING.set(True)   # quick mode, and the data the student's process sees
+    with _captured_stdout() as printed:
+        try:
+            # The student's global NumPy generator starts from the same state in every grading.
+            library.process.request("seed", seed=zlib.crc32(cell.grade_id.encode()), timeout=Remote.time_left())
+            library.refresh(namespace, cell.reads)
+            _fetch_student_names(namespace, cell, library)
+            value = _execute(cell, namespace)
+        except Exception as raised:  # noqa: BLE001  the cell failed; which exception says how
+            error = raised
+        finally:
+            Remote.set_deadline(None)
+            notebook_utils.AUTOGRADING.reset(grading)
+    outputs = [{"output_type": "stream", "name": "stdout", "text": printed.getvalue()[:MAX_CELL_OUTPUT]}]
+    entry = _score(cell, value, error, recorder)
+    outputs.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                    "data": {"text/plain": f"{entry['score']:g} / {cell.points:g}"}})
+    return entry, outputs
+
+
+def _fetch_student_names(namespace: dict, cell: GradeCellSpec, library: LibraryView) -> None:
+    for name in sorted(cell.reads & library.solution_names):
+        try:
+            namespace[name] = library.process.name(name, timeout=Remote.time_left())
+        except StudentProcessGone:
+            raise
+        except StudentError:
+            namespace.pop(name, None)   # as in the notebook: using it raises NameError
+
+
+def _execute(cell: GradeCellSpec, namespace: dict):
+    """Run the cell's code in ``namespace``; the value of its last expression, as IPython would show it."""
+    tree = ast.parse(cell.source, CELL_FILENAME.format(cell.grade_id))
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    filename = CELL_FILENAME.format(cell.grade_id)
+    exec(compile(tree, filename, "exec"), namespace)
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
+
+
+def _score(cell: GradeCellSpec, value, error: Exception | None, recorder: "_Recorder") -> dict:
+    checks = recorder.checks()
+    if error is not None:
+        timed_out = isinstance(error, StudentTimeout)
+        reason = (f"the cell stopped: {type(error).__name__}: {error}" if isinstance(error, StudentError)
+                  else f"the cell raised {type(error).__name__}")
+        return _entry(cell, 0.0, "timeout" if timed_out else "error", reason, checks)
+    earned = cell.points
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        earned = min(max(float(value), 0.0), cell.points) if value == value else 0.0
+    if recorder.timed_out:
+        return _entry(cell, earned, "timeout", "the cell reached its time limit; the checks after that failed", checks)
+    status = "passed" if earned == cell.points else ("partial" if earned > 0 else "failed")
+    return _entry(cell, earned, status, None, checks)
+
+
+def lost(cell: GradeCellSpec, status: str, reason: str) -> dict:
+    """The entry of a grade cell that could not run."""
+    checks = [{"name": c.name, "hidden": c.hidden, "points": c.points, "passed": None, "detail": None}
+              for c in cell.checks]
+    return _entry(cell, 0.0, status, reason, checks)
+
+
+def _entry(cell: GradeCellSpec, score: float, status: str, reason: str | None, checks: list[dict]) -> dict:
+    return {"grade_id": cell.grade_id, "title": cell.title, "points": cell.points, "score": float(score),
+            "status": status, "reason": reason, "checks": checks}
+
+
+# ----------------------------------------------------------------------------- checks of a grade cell
+
+class _Recorder:
+    """The checks one grade cell ran, as the grader saw them; hidden when their line is a hidden test."""
+
+    def __init__(self, cell: GradeCellSpec):
+        self.cell = cell
+        self.filename = CELL_FILENAME.format(cell.grade_id)
+        self.ran: list[dict] = []
+        self.line: int | None = None
+        self.timed_out = False
+
+    def started(self) -> None:
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename != self.filename:
+            frame = frame.f_back
+        self.line = frame.f_lineno if frame is not None else None
+
+    def finished(self, description, points, error) -> None:
+        hidden = self.line in self.cell.hidden_lines
+        self.timed_out = self.timed_out or isinstance(error, StudentTimeout)
+        detail = None
+        if error is not None and not hidden:
+            detail = f"{type(error).__name__}: {error}"[:MAX_DETAIL]
+        self.ran.append({"name": str(description)[:200], "hidden": hidden, "points": float(points),
+                         "passed": error is None, "detail": detail})
+
+    def checks(self) -> list[dict]:
+        """The checks that ran, then those the cell names literally but never reached."""
+        seen = {check["name"] for check in self.ran}
+        return self.ran + [{"name": c.name, "hidden": c.hidden, "points": c.points, "passed": None, "detail": None}
+                           for c in self.cell.checks if c.name not in seen]
+
+
+def _recording_score(base, recorder: _Recorder):
+    """The setup's ``Score``, reporting each check to ``recorder`` as well as printing it."""
+    if not isinstance(base, type):
+        return base
+
+    class GradedScore(base):
+        def check(self, description, points):
+            recorder.started()
+            return super().check(description, points)
+
+        def report(self, description, points, error):
+            super().report(description, points, error)
+            recorder.finished(description, points, error)
+
+    GradedScore.__name__ = GradedScore.__qualname__ = base.__name__
+    return GradedScore
+
+
+# ----------------------------------------------------------------------------- what the cells printed
+
+class _ThreadStdout(io.TextIOBase):
+    """``sys.stdout`` that writes to the current thread's capture, if it has one (graders run in threads)."""
+
+    def __init__(self, fallback):
+        self.fallback = fallback
+        self.local = threading.local()
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        sink = getattr(self.local, "sink", None)
+        return (sink if sink is not None else self.fallback).write(text)
+
+    def flush(self):
+        sink = getattr(self.local, "sink", None)
+        (sink if sink is not None else self.fallback).flush()
+
+
+_install_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _captured_stdout():
+    with _install_lock:
+        if not isinstance(sys.stdout, _ThreadStdout):
+            sys.stdout = _ThreadStdout(sys.stdout)
+        stream = sys.stdout
+    buffer = io.StringIO()
+    stream.local.sink = buffer
+    try:
+        yield buffer
+    finally:
+        stream.local.sink = None
+
+
+# ----------------------------------------------------------------------------- outputs for the instructor's copy
+
+def _grade_id(cell: dict) -> str | None:
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _outputs_of(ran, printed: tuple[str, str]) -> list[dict]:
+    outputs = []
+    for name, text in zip(("stdout", "stderr"), printed):
+        if text:
+            outputs.append({"output_type": "stream", "name": name, "text": text[:MAX_CELL_OUTPUT]})
+    if isinstance(ran, dict):
+        for display in ran.get("displays") or []:
+            if isinstance(display, dict):
+                data = {k: v for k, v in display.items() if k in ("text/plain", "image/png") and isinstance(v, str)}
+                if data:
+                    kind = "execute_result" if display.get("result") else "display_data"
+                    output = {"output_type": kind, "data": data, "metadata": {}}
+                    if kind == "execute_result":
+                        output["execution_count"] = None
+                    outputs.append(output)
+        error = ran.get("error")
+        if isinstance(error, dict):
+            outputs.append(_error_output(str(error.get("type")), str(error.get("message"))))
+    return outputs
+
+
+def _error_output(name: str, message: str) -> dict:
+    return {"output_type": "error", "ename": name[:80], "evalue": message[:2000], "traceback": []}
