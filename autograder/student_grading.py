@@ -92,6 +92,11 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
         files.assemble_library(layout.release_dir(job.assignment) / LIBRARY, submission,
                                student_library_files(catalog), home, LIBRARY)
         notebook, graded_copy = grade_notebook(submission, spec, catalog, home, use_sandbox, job.options)
+        library = None
+        if assignment.tasks:
+            library = grade_library_with(job.student, submission, job.assignment, layout.library_results_dir,
+                                         secret_file=layout.secret_file, limits=job.options.library_limits,
+                                         use_sandbox=use_sandbox, force=job.options.force, home=home)
     finally:
         files.remove_tree(scratch)
     findings = scan_submission(submission, layout.release_dir(job.assignment), assignment.notebook)
@@ -102,11 +107,6 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
         write_bytes_atomically(layout.autograded_dir(job.assignment, job.student) / assignment.notebook,
                                (json.dumps(graded_copy, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
-    library = None
-    if assignment.tasks:
-        library = grade_library_with(job.student, submission, job.assignment, layout.library_results_dir,
-                                     secret_file=layout.secret_file, limits=job.options.library_limits,
-                                     use_sandbox=use_sandbox, force=job.options.force)
     result = {
         "format": RESULT_FORMAT, "student_id": job.student, "assignment": job.assignment,
         "submission_sha256": fingerprint, "grader_sha256": grader,

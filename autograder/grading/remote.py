@@ -17,6 +17,7 @@ every later request fails at once with the reason. Each failure reaches the call
 so a grade cell's ``except Exception`` and its failure messages read as in the notebook.
 """
 
+import dataclasses
 import importlib
 import subprocess
 import threading
@@ -117,7 +118,7 @@ class StudentProcess:
         with self._lock:
             self._next_id += 1
             request_id = self._next_id
-            encoder = wire.Encoder(object_by_value=_library_object_state)
+            encoder = wire.Encoder(object_by_value=_library_object_state, handle_of=self._reference_to)
             message = {"op": op, "id": request_id, "timeout": timeout}
             for name, value in fields.items():
                 message[name] = encoder.node(value) if name in ("args", "kwargs", "key", "value") else value
@@ -146,6 +147,13 @@ class StudentProcess:
             except wire.WireError as error:
                 self._gone(f"its answer could not be read ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None
+
+    def _reference_to(self, value) -> dict:
+        """A Remote of this process goes back as its handle; nothing else of the grader can be sent."""
+        if isinstance(value, Remote) and value._process is self:
+            return {"r": value._handle}
+        raise wire.WireError(f"cannot send a {type(value).__name__} to the student's code: only numbers, "
+                             f"strings, NumPy arrays, tuples, lists, dicts and library objects cross")
 
     def _remote(self, node: dict) -> "Remote":
         handle, type_name, is_callable = node.get("h"), node.get("ty"), node.get("c")
@@ -285,8 +293,18 @@ def reference_class(type_name: str):
     return found if isinstance(found, type) else None
 
 
+@dataclasses.dataclass(frozen=True)
+class ByValue:
+    """An object to build in the student's process without ``__init__``: a class of their library
+    (``"cs231n_lib.classifiers.cnn:ThreeLayerConvNet"``) and the attributes to give it."""
+    class_path: str
+    state: dict
+
+
 def _library_object_state(value):
-    """(``module:qualname``, state) of a reference-library object sent by value, else None."""
+    """(``module:qualname``, state) of an object sent by value (a ByValue, or a reference-library object), else None."""
+    if isinstance(value, ByValue):
+        return value.class_path, value.state
     if isinstance(value, Remote):
         return None
     cls = type(value)

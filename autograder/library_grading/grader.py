@@ -1,66 +1,103 @@
-"""The trusted parent: plan the checks, run the student's library once in the sandbox, judge.
+"""The trusted parent: plan the checks, call the student's library in the sandbox, judge.
 
-One sandbox run per student and assignment: every call (the checked cases and the nudged
-forwards of the numerical gradients) goes into one plan. Whatever happens in the child (a
-crash, a timeout, an OOM, a fork bomb, garbage), this module returns a complete result with
-points lost and reasons; it raises only for the grader's own configuration errors.
+One sandboxed process per student and assignment (``student_process.py`` in library mode,
+see :mod:`autograder.grading.remote`): every call of the plan (the checked cases and the
+nudged forwards of the numerical gradients) is one request to it, with its own time limit.
+Whatever happens there (a crash, a timeout, an OOM, a fork bomb, garbage), this module
+returns a complete result with points lost and reasons; it raises only for the grader's
+own configuration errors.
 """
 
-import tempfile
 import traceback
 from pathlib import Path
 
-from .. import sandbox
-from ..sandbox import Bind, SandboxLimits, SandboxResult
-from .answers import Answers, Lost
+from ..grading.remote import Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
+from ..sandbox import SandboxLimits, SandboxResult
+from .answers import Answers, CallOutcome, Lost
 from .checks import FORWARD_OF, NUMERICAL, Check, build_checks
 from .diagnosis import Verdict
-from .submission import SubmissionError, copy_library
-
-CHILD = Path(__file__).with_name("child.py")
-CHILD_INSIDE = "/grader/child.py"
-IN_INSIDE, OUT_INSIDE = "/exchange/in", "/exchange/out"
+from .plan import Plan, as_sent, split_function_name
 
 
-def grade_submission(submission_dir: Path, tasks: list[str], seed: int, *, limits: SandboxLimits,
-                     use_sandbox: bool, call_timeout: float = 2.0) -> dict:
-    """Grade the ``cs231n_lib`` of one submission on ``tasks``; returns the result's body."""
+def grade_submission(home: Path, tasks: list[str], seed: int, *, limits: SandboxLimits,
+                     use_sandbox: bool, call_timeout: float = 2.0, unusable: str | None = None) -> dict:
+    """Grade the ``cs231n_lib`` in ``home`` (the release's, with the student's files) on ``tasks``.
+
+    ``unusable``: why the submission has nothing to grade (then every check is lost with it).
+    Returns the result's body.
+    """
     plan, checks = build_checks(tasks, seed, call_timeout=call_timeout)
-    with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as run_dir:
-        run_dir = Path(run_dir)
-        work, exchange_in, exchange_out = run_dir / "work", run_dir / "in", run_dir / "out"
-        for folder in (work, exchange_in, exchange_out):
-            folder.mkdir()
-            folder.chmod(0o755)   # the sandbox's uid must read them (the writable ones get chowned)
+    if unusable:
+        return _result(checks, {}, None, everything_lost=unusable)
+    try:
+        process = StudentProcess(Path(home), "library", limits=limits, use_sandbox=use_sandbox)
+    except StudentError as error:
+        return _result(checks, {}, None, everything_lost=f"the grading process could not start: {error}")
+    with process:
         try:
-            copy_library(Path(submission_dir), work)
-        except SubmissionError as error:
-            return _result(checks, {}, run=None, everything_lost=str(error))
-        plan.write(exchange_in)
-        for path in exchange_in.iterdir():
-            path.chmod(0o644)
-        run = _run_child(work, exchange_in, exchange_out, limits, use_sandbox)
-        answers = Answers(exchange_out, plan.index_of(), {c.key: c.function for c in plan.calls},
-                          not_run_reason=_not_run_reason(run))
-        if answers.import_error is not None:
-            return _result(checks, {}, run, everything_lost=_import_reason(answers, run))
-        verdicts = {id(check): _judge(check, answers) for check in checks}
-        return _result(checks, verdicts, run)
+            # The modules that hold the tasks, first: a failure here costs everything, with its reason.
+            for module in sorted({split_function_name(task)[0] for task in tasks}):
+                process.library_attribute(module, timeout=limits.wall_seconds)
+        except (StudentProcessGone, StudentTimeout) as error:
+            run = process.finish(timed_out=isinstance(error, StudentTimeout))
+            return _result(checks, {}, run, everything_lost=(
+                f"the grading process ended while importing your cs231n_lib ({run.describe()})"))
+        except StudentError as error:
+            return _result(checks, {}, process.finish(), everything_lost=f"importing your cs231n_lib failed"
+                                                                       f"{_at(error)}: {error.kind}: {_message(error)}")
+        outcomes = _call_all(process, plan)
+        run = process.finish()
+    answers = Answers(outcomes, plan.index_of(), {c.key: c.function for c in plan.calls},
+                      not_run_reason=_not_run_reason(run))
+    verdicts = {id(check): _judge(check, answers) for check in checks}
+    return _result(checks, verdicts, run)
 
 
-def _run_child(work: Path, exchange_in: Path, exchange_out: Path, limits: SandboxLimits,
-               use_sandbox: bool) -> SandboxResult:
-    if use_sandbox:
-        binds = [Bind(work, sandbox.HOME_INSIDE, writable=True), Bind(exchange_in, IN_INSIDE),
-                 Bind(exchange_out, OUT_INSIDE, writable=True), Bind(CHILD, CHILD_INSIDE)]
-        command = [sandbox.python_executable(), "-I", "-S", CHILD_INSIDE, IN_INSIDE, OUT_INSIDE,
-                   sandbox.HOME_INSIDE, sandbox.PYTHON_PACKAGES_INSIDE]
-    else:
-        binds = [Bind(work, str(work), writable=True)]
-        packages = str(sandbox.python_runtime_binds()[1].host)
-        command = [sandbox.python_executable(), "-I", "-S", str(CHILD), str(exchange_in), str(exchange_out),
-                   str(work), packages]
-    return sandbox.run_sandboxed(command, binds=binds, limits=limits, use_sandbox=use_sandbox)
+def _call_all(process: StudentProcess, plan: Plan) -> dict[int, CallOutcome]:
+    """Make every planned call; a function that timed out once is not called again.
+
+    (An infinite loop's other calls would each burn the per-call limit until the run's wall
+    clock ended it, and the functions planned after it would lose their checks too.)
+    """
+    outcomes, timed_out, functions = {}, set(), {}
+    for index, call in enumerate(plan.calls):
+        if call.function in timed_out:
+            outcomes[index] = CallOutcome("timeout", error_type="TimeoutError",
+                                          message=f"not called again: an earlier call of it took longer than "
+                                                  f"{call.timeout:g} s")
+            continue
+        try:
+            if call.function not in functions:
+                functions[call.function] = process.library_attribute(*split_function_name(call.function),
+                                                                     timeout=call.timeout)
+            function = functions[call.function]
+            if not isinstance(function, Remote) or not function._callable:
+                outcomes[index] = CallOutcome("error", error_type="TypeError",
+                                              message=f"{call.function} is not a function in your library")
+                continue
+            value = process.request("call", ref=function._handle, args=list(as_sent(call.args)),
+                                    kwargs=as_sent(call.kwargs), seed=call.numpy_seed,
+                                    then_getattr=call.result_attribute, timeout=call.timeout)
+            outcomes[index] = CallOutcome("ok", value=value)
+        except StudentProcessGone:
+            break   # the rest are "not run", with the run's reason
+        except StudentTimeout:
+            timed_out.add(call.function)
+            outcomes[index] = CallOutcome("timeout", error_type="TimeoutError",
+                                          message=f"the call took longer than {call.timeout:g} s")
+        except StudentError as error:
+            outcomes[index] = CallOutcome("error", error_type=error.kind, message=_message(error), where=error.where)
+    return outcomes
+
+
+def _message(error: StudentError) -> str:
+    text = str(error)
+    suffix = f" (at {error.where})"
+    return text[:-len(suffix)] if error.where and text.endswith(suffix) else text
+
+
+def _at(error: StudentError) -> str:
+    return f" at {error.where}" if error.where else ""
 
 
 def _judge(check: Check, answers: Answers) -> Verdict:
@@ -79,14 +116,6 @@ def _not_run_reason(run: SandboxResult) -> str:
     if "MemoryError" in run.stderr:
         return "the grading run ran out of memory before it reached this call"
     return f"the grading run {run.describe()} before it reached this call"
-
-
-def _import_reason(answers: Answers, run: SandboxResult) -> str:
-    error = answers.import_error
-    if error.status == "error":
-        where = f" at {error.where}" if error.where else ""
-        return f"importing your cs231n_lib failed{where}: {error.error_type}: {error.message}"
-    return f"the grading process ended while importing your cs231n_lib ({run.describe()})"
 
 
 def _result(checks: list[Check], verdicts: dict, run: SandboxResult | None,

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from .. import sandbox
 from ..sandbox import SandboxLimits
-from .results import check_student_id, grade_library, grade_library_with, remove_stale_partials
+from ..files import remove_stale_partials
+from .results import check_student_id, grade_library, grade_library_with
 
 
 def grade_many(submissions: Mapping[str, Path] | Iterable[tuple[str, Path]], assignment: str,
@@ -38,7 +39,7 @@ def grade_many(submissions: Mapping[str, Path] | Iterable[tuple[str, Path]], ass
     if len({s for s, _ in pairs}) != len(pairs):
         raise ValueError("a student id appears twice in the batch")
     use_sandbox = sandbox.sandbox_policy(unsafe_no_sandbox)   # once, before any student code runs
-    remove_stale_partials(results_dir, assignment)
+    remove_stale_partials(Path(results_dir) / assignment)
     options = dict(secret_file=Path(secret_file).resolve(), limits=limits, call_timeout=call_timeout, force=force)
     bar = tqdm(total=len(pairs), desc=f"grading {assignment}", unit="student", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)

@@ -11,14 +11,12 @@ import datetime
 import functools
 import hashlib
 import json
-import os
 import re
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from .. import sandbox
+from .. import files, sandbox
 from ..sandbox import SandboxLimits
 from ..tasks import load_catalog
 from .grader import grade_submission
@@ -29,7 +27,6 @@ from .submission import submission_hash
 RESULT_FORMAT = "cs231n-library-grading/1"
 TASKS_FILE = REFERENCE_ROOT.parent / "solutions" / "tasks.toml"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,127}$")
-PARTIAL_MARK = ".partial-"
 # A correct library answers every call of an assignment in about a second; an infinite loop in
 # one function is stopped by the per-call timeout, one at import time by this wall clock.
 LIBRARY_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=30, memory_bytes=2 * 2**30, max_processes=16)
@@ -50,8 +47,13 @@ def grade_library(student_id: str, submission_dir: Path, assignment: str, result
 
 
 def grade_library_with(student_id, submission_dir, assignment, results_dir, *, secret_file, limits,
-                       use_sandbox: bool, call_timeout: float = 2.0, force: bool = False) -> dict:
-    """:func:`grade_library` once the sandbox policy has been applied (by the caller, once per batch)."""
+                       use_sandbox: bool, call_timeout: float = 2.0, force: bool = False,
+                       home: Path | None = None) -> dict:
+    """:func:`grade_library` once the sandbox policy has been applied (by the caller, once per batch).
+
+    ``home``: the library to call, already assembled (the release's with the student's files);
+    by default it is assembled here from the kit's release of ``assignment``.
+    """
     check_student_id(student_id)
     path = result_path(results_dir, assignment, student_id)
     fingerprint = submission_hash(Path(submission_dir))
@@ -61,13 +63,29 @@ def grade_library_with(student_id, submission_dir, assignment, results_dir, *, s
         return existing
     tasks = assignment_tasks(assignment)
     seed = student_seed(load_or_create_secret(Path(secret_file)), student_id, assignment)
-    body = grade_submission(Path(submission_dir), tasks, seed, limits=limits or LIBRARY_LIMITS,
-                            use_sandbox=use_sandbox, call_timeout=call_timeout)
+    scratch = None
+    if home is None:
+        scratch = Path(tempfile.mkdtemp(prefix="cs231n-library-"))
+        scratch.chmod(0o755)
+        home = scratch
+        catalog = load_catalog(TASKS_FILE, REFERENCE_ROOT)
+        files.assemble_library(REFERENCE_ROOT.parent / "assignments" / assignment / "cs231n_lib",
+                               Path(submission_dir), {p.as_posix() for p in catalog.tasks_by_file()}, home,
+                               "cs231n_lib")
+    try:
+        library = Path(submission_dir) / "cs231n_lib"
+        unusable = None if library.is_dir() and not library.is_symlink() else \
+            "the submission has no cs231n_lib/ folder (expected cs231n_lib/layers.py and the rest)"
+        body = grade_submission(home, tasks, seed, limits=limits or LIBRARY_LIMITS, use_sandbox=use_sandbox,
+                                call_timeout=call_timeout, unusable=unusable)
+    finally:
+        if scratch is not None:
+            files.remove_tree(scratch)
     result = {"format": RESULT_FORMAT, "student_id": student_id, "assignment": assignment,
               "submission_sha256": fingerprint, "grader_sha256": grader_hash(),
               "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "sandboxed": use_sandbox, **body}
-    write_json_atomically(path, result)
+    files.write_json_atomically(path, result)
     return result
 
 
@@ -104,50 +122,6 @@ def read_results(results_dir: Path, assignment: str) -> dict[str, dict]:
         if data is not None:
             results[data["student_id"]] = data
     return results
-
-
-def write_json_atomically(path: Path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name says which host and process wrote it, so a later run can tell it is stale.
-    prefix = f".{path.name}{PARTIAL_MARK}{socket.gethostname()}-{os.getpid()}-"
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def remove_stale_partials(results_dir: Path, assignment: str) -> list[Path]:
-    """Delete temporary files left by a grader of this host that was killed mid-write."""
-    removed = []
-    host = socket.gethostname()
-    for path in (Path(results_dir) / assignment).glob(f".*{PARTIAL_MARK}*"):
-        owner = path.name.split(PARTIAL_MARK, 1)[1]           # HOST-PID-RANDOM (RANDOM has no '-')
-        owner_host, _, pid_text = owner.rpartition("-")[0].rpartition("-")
-        if owner_host == host and pid_text.isdigit() and not _alive(int(pid_text)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.library_grading.answers import Answers, Lost
+from autograder.library_grading.answers import Answers, CallOutcome, Lost
 from autograder.library_grading.diagnosis import Layout, compare
 from cs231n_lib import layers
 
@@ -62,19 +62,23 @@ def test_all_zeros_says_the_output_was_never_filled(conv):
     assert "all zeros" in compare(np.zeros_like(out), out, "out", MAP).diagnosis
 
 
-def test_untrusted_output_files_become_reasons(tmp_path):
-    """Pickles, lies and missing files in the child's folder are lost points, never crashes."""
-    (tmp_path / "status.jsonl").write_text(
-        '{"event": "import", "status": "ok"}\nnot json\n[1, 2]\n'
-        '{"event": "call", "index": 0, "status": "ok", "leaves": {"r": "array"}}\n'
-        '{"event": "call", "index": 1, "status": "ok", "leaves": {"r": "array"}}\n'
-        '{"event": "call", "index": 0, "status": "error"}\n')
-    np.savez(tmp_path / "call-0000.npz", allow_pickle=True, r=np.array([object()], dtype=object))
-    answers = Answers(tmp_path, {"a": 0, "b": 1, "c": 2}, {"a": "layers.relu_forward", "b": "layers.relu_forward",
-                                                         "c": "layers.relu_forward"}, not_run_reason="it crashed")
-    with pytest.raises(Lost, match="not a valid array file"):
-        answers.returned("a").array("r", (1,), "out")
-    with pytest.raises(Lost, match="output file is missing"):
-        answers.returned("b").array("r", (1,), "out")
+def test_untrusted_answers_become_reasons():
+    """Objects, None, NaN, huge arrays and calls that never ran are lost points, never crashes."""
+    functions = {key: "layers.relu_forward" for key in "abcdef"}
+    outcomes = {0: CallOutcome("ok", value=(None, 1)), 1: CallOutcome("ok", value=np.full(3, np.nan)),
+                2: CallOutcome("ok", value=np.zeros(3 * 10**7)), 3: CallOutcome("ok", value="a string"),
+                4: CallOutcome("error", error_type="ValueError", message="no", where="layers.py:3 in relu_forward")}
+    answers = Answers(outcomes, {key: index for index, key in enumerate("abcdef")}, functions,
+                      not_run_reason="it crashed")
+    with pytest.raises(Lost, match="returned None for out"):
+        answers.returned("a").array("r.0", (1,), "out")
+    with pytest.raises(Lost, match="NaN"):
+        answers.returned("b").array("r", (3,), "out")
+    with pytest.raises(Lost, match="more than any check needs"):
+        answers.returned("c").array("r", (3 * 10**7,), "out")
+    with pytest.raises(Lost, match="returned a str"):
+        answers.returned("d").array("r", (3,), "out")
+    with pytest.raises(Lost, match="raised ValueError at layers.py:3 in relu_forward: no"):
+        answers.returned("e")
     with pytest.raises(Lost, match="was not run: it crashed"):
-        answers.returned("c")
+        answers.returned("f")

@@ -21,7 +21,7 @@ def _child_processes_left() -> list[str]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"/grader/child.py" in (entry / "cmdline").read_bytes():
+                if b"/grader/student_process.py" in (entry / "cmdline").read_bytes():
                     found.append(entry.name)
             except OSError:
                 pass
