@@ -174,7 +174,8 @@ def canonical_stream(parsed: ParsedSource, statements: list[Statement], given: s
     def emit(block: list[Statement]):
         for statement in canonical_order(block):
             if statement.given_key in given:
-                given_lines.update(parsed.raw[i].start[0] for i in statement.own)
+                for i in statement.own:   # a docstring spans several lines
+                    given_lines.update(range(parsed.raw[i].start[0], parsed.raw[i].end[0] + 1))
             else:
                 stream.extend(Token(parsed.normalized[i], parsed.raw[i].start[0])
                               for i in statement.own if parsed.normalized[i])

@@ -49,10 +49,18 @@ class UnitMatch:
 
 @dataclasses.dataclass(frozen=True)
 class PairScore:
-    a: str
-    b: str
+    first: Document
+    second: Document
     score: float                   # with the prior (module docstring)
     units: tuple[UnitMatch, ...]   # the units both wrote, the largest matched weight first
+
+    @property
+    def a(self) -> str:
+        return self.first.name
+
+    @property
+    def b(self) -> str:
+        return self.second.name
 
     @property
     def matched_weight(self) -> float:
@@ -108,7 +116,7 @@ class ClassStatistics:
         matched = sum(u.matched_weight for u in units)
         total = sum(u.weight_a + u.weight_b for u in units)
         units.sort(key=lambda u: (-u.matched_weight, u.unit))
-        return PairScore(a=first.name, b=second.name, score=2 * matched / (total + 2 * self.prior_weight),
+        return PairScore(first=first, second=second, score=2 * matched / (total + 2 * self.prior_weight),
                          units=tuple(units))
 
     def _compare_unit(self, unit, a, b, prints_a: Fingerprints, prints_b: Fingerprints) -> UnitMatch:
