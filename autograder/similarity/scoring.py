@@ -116,7 +116,8 @@ class ClassStatistics:
         matched = sum(u.matched_weight for u in units)
         total = sum(u.weight_a + u.weight_b for u in units)
         units.sort(key=lambda u: (-u.matched_weight, u.unit))
-        return PairScore(first=first, second=second, score=2 * matched / (total + 2 * self.prior_weight),
+        denominator = total + 2 * self.prior_weight
+        return PairScore(first=first, second=second, score=2 * matched / denominator if denominator > 0 else 0.0,
                          units=tuple(units))
 
     def _compare_unit(self, unit, a, b, prints_a: Fingerprints, prints_b: Fingerprints) -> UnitMatch:

@@ -79,7 +79,7 @@ def splice(text: str, function: str, body: str) -> str:
 
 
 def implementation_bodies(path: Path) -> tuple[dict[str, str], list[str]]:
-    """({function: its body, dedented, docstring left out}, the numpy import lines) of an implementation file."""
+    """({function: its body, dedented, docstring left out}, its import lines but the library's) of an implementation file."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     bodies = {}
@@ -87,7 +87,7 @@ def implementation_bodies(path: Path) -> tuple[dict[str, str], list[str]]:
         if isinstance(node, ast.FunctionDef):
             body = node.body[1:] if _is_docstring(node.body[0]) else node.body
             bodies[node.name] = textwrap.dedent("\n".join(lines[body[0].lineno - 1:node.end_lineno]))
-    imports = [line for line in lines if line.startswith("import numpy")]
+    imports = [line for line in lines if line.startswith(("import ", "from ")) and "cs231n_lib" not in line]
     return bodies, imports
 
 

@@ -65,7 +65,7 @@ def max_pool_backward_naive(dout, cache):
 
 
 def conv_single_volume(X, filters, biases, stride):
-    windows = sliding_window_view(X, (F, F), axis=(0, 1))[::stride, ::stride]   # (W', H', D, F, F)
+    windows = np.lib.stride_tricks.sliding_window_view(X, (F, F), axis=(0, 1))[::stride, ::stride]   # (W', H', D, F, F)
     V = np.einsum("xydab,kabd->xyk", windows, filters) + biases
 
 
