@@ -93,7 +93,8 @@ def _notes(documents: list[Document]) -> dict[str, tuple[str, ...]]:
     for document in documents:
         said = list(document.notes)
         if document.kind == "student" and not any(unit.stream for unit in document.units.values()):
-            said.append("nothing written beyond the starter code: compared with no one")
+            said.append("nothing left to compare: compared with no one" if said else
+                        "nothing written beyond the starter code: compared with no one")
         if said:
             notes[document.name] = tuple(said)
     return notes

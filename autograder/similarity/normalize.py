@@ -87,7 +87,8 @@ def parse_source(text: str, where: str, require_ast: bool = True) -> ParsedSourc
         tree = ast.parse(text, where)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         if require_ast:
-            raise SourceError(f"{where}: does not parse as Python: {type(error).__name__}: {error}") from None
+            detail = str(error) or "nested too deeply"
+            raise SourceError(f"{where}: does not parse as Python: {type(error).__name__}: {detail}") from None
         tree = None
     return ParsedSource(text=text, raw=raw, normalized=normalize_tokens(raw), tree=tree)
 
