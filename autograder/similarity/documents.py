@@ -121,7 +121,7 @@ def read_submission(name: str, kind: str, library_root: Path, notebook_root: Pat
             if parsed and node is None:
                 document.notes.append(f"{path}: no function {spec.qualname}")
             elif node is not None:
-                document.units[spec.name] = _function_unit(spec, path, parsed, [node])
+                document.units[spec.name] = _function_unit(spec, path, parsed, [node], document)
     notebook_specs = [spec for spec in specs if spec.grade_id is not None]
     if notebook_specs:
         _read_notebook_units(Path(notebook_root), notebook_specs, document)
@@ -138,7 +138,7 @@ def read_python_document(name: str, root: Path, relative: str, specs: list[UnitS
         names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
         nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
         if nodes:
-            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes)
+            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document)
     return document
 
 
@@ -178,9 +178,8 @@ def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | N
 
 # ----------------------------------------------------------------------------- helpers
 
-def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST]) -> Unit:
-    statements = statements_of(parsed, nodes)
-    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS)
+def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document) -> Unit:
+    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document)
     first = min(_first_line(node) for node in nodes)
     last = max(node.end_lineno for node in nodes)
     lines = parsed.text.split("\n")[first - 1:last]
@@ -215,11 +214,19 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
         except SourceError as error:
             document.notes.append(f"{where}: skipped, {_short(error)}")
             continue
-        stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS)
+        stream, given_lines = _stream(parsed, statements, spec, where, document)
         document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=text.split("\n"),
                                          given_lines=given_lines, stream=stream)
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
+
+
+def _stream(parsed: ParsedSource, statements: list[Statement], spec: UnitSpec, where: str,
+            document: Document) -> tuple[list[Token], set[int]]:
+    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
+    if len(stream) > MAX_UNIT_TOKENS:
+        document.notes.append(f"{where}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
+    return stream[:MAX_UNIT_TOKENS], given_lines
 
 
 def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statement]]:
