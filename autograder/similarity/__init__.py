@@ -80,12 +80,16 @@ def similarity_report(layout: GradingLayout, assignment_name: str, corpus_dirs: 
 
     pairs = [statistics.compare(a, b) for i, a in enumerate(documents) for b in documents[i + 1:]]
     to_reference = [statistics.compare(student, reference) for student in documents]
-    ranked = lambda scores: tuple(sorted(scores, key=lambda p: (-p.score, p.a, p.b)))  # noqa: E731
     return SimilarityReport(
         assignment=assignment.name, threshold=threshold, prior_weight=prior_weight,
         students=tuple(students), pairs=ranked(pairs), reference=ranked(to_reference),
         independent=tuple(d.name for d in corpus), notes=_notes(documents + corpus),
         units=tuple(spec.name for spec in specs))
+
+
+def ranked(scores: list[PairScore]) -> tuple[PairScore, ...]:
+    """The highest score first; ties by name, so the order is the same on every run."""
+    return tuple(sorted(scores, key=lambda pair: (-pair.score, pair.a, pair.b)))
 
 
 def _notes(documents: list[Document]) -> dict[str, tuple[str, ...]]:

@@ -142,7 +142,7 @@ def token_statements(parsed: ParsedSource) -> list[Statement]:
     """Flat statements from logical lines, for code that does not parse (order kept: all barriers)."""
     statements, current, last_line = [], [], None
     for index, token in enumerate(parsed.raw):
-        # tokenize has dropped NEWLINE; a new logical line starts at a token on a new line at bracket depth 0
+        # parse_source drops NEWLINE tokens: a logical line starts on a new line outside brackets
         if current and token.start[0] != last_line and _bracket_depth(parsed.raw, current) == 0:
             statements.append(_flat_statement(current, parsed))
             current = []

@@ -11,7 +11,6 @@ filled in one of three ways:
 """
 
 import ast
-import json
 import re
 import shutil
 import textwrap
@@ -106,10 +105,6 @@ def reference_bodies(layout: GradingLayout) -> dict[str, str]:
             body = textwrap.dedent("\n".join(lines[region.begin:region.end - 1]))
             bodies[owner] = _disguised(body)
     return bodies
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def _disguised(body: str) -> str:
