@@ -1,0 +1,104 @@
+"""Similarity report: which students wrote the same code, and who wrote the instructor's.
+
+The pipeline, one module per step, all local (nothing leaves the machine):
+
+1. documents.py: what each student wrote, unit by unit (library task functions, notebook
+   solution cells), starter code left out; the same for the reference and for the known
+   independent corpus (``independent/<assignment>/*.py``);
+2. normalize.py: tokens with names and literals normalized, comments and layout dropped,
+   independent statements in a canonical order;
+3. winnowing.py: hashed k-grams, winnowed as MOSS does;
+4. scoring.py: pairwise weighted Dice scores, each fingerprint weighted by how rare it is
+   across the class, the reference and the corpus;
+5. report.py: ``exports/<a>/similarity/``: pairs.csv, reference.csv, index.html, and one
+   page per flagged pair with the matching lines side by side.
+"""
+
+import dataclasses
+from pathlib import Path
+
+from ..errors import ReleaseError
+from ..grading_layout import GradingLayout
+from ..tasks import load_catalog
+from .documents import Document, assignment_units, independent_documents, read_submission
+from .scoring import PRIOR_WEIGHT, ClassStatistics, PairScore
+from .winnowing import K, WINDOW
+
+# A pair is flagged at or above this score (see docs/grading.md for how it was chosen).
+THRESHOLD = 0.5
+INDEPENDENT_CORPUS = Path(__file__).resolve().parent / "independent"
+
+
+@dataclasses.dataclass(frozen=True)
+class SimilarityReport:
+    assignment: str
+    threshold: float
+    prior_weight: float
+    students: tuple[str, ...]
+    pairs: tuple[PairScore, ...]             # student pairs, the highest score first
+    reference: tuple[PairScore, ...]         # (student, "reference"), the highest score first
+    independent: tuple[str, ...]             # the corpus documents that weighted the fingerprints
+    notes: dict[str, tuple[str, ...]]        # {author: what was skipped and why}
+    units: tuple[str, ...]
+    k: int = K
+    window: int = WINDOW
+
+    def flagged(self, pair: PairScore) -> bool:
+        return pair.score >= self.threshold
+
+
+def default_corpus(assignment: str) -> Path:
+    """The known-independent implementations shipped for ``assignment`` (the folder may not exist)."""
+    return INDEPENDENT_CORPUS / assignment
+
+
+def similarity_report(layout: GradingLayout, assignment_name: str, corpus_dirs: list[Path] | None = None,
+                      threshold: float = THRESHOLD, prior_weight: float = PRIOR_WEIGHT) -> SimilarityReport:
+    """Compare every pair of collected submissions of ``assignment_name``, and each with the reference.
+
+    ``corpus_dirs`` (default: the shipped corpus of the assignment) hold known independent
+    implementations: they make common code weigh less and are never reported themselves.
+    """
+    kit = layout.kit
+    assignment = load_catalog(kit.tasks_file, kit.lib_dir).get(assignment_name)
+    students = layout.students_with_submissions(assignment.name)
+    if not students:
+        raise ReleaseError(f"no submissions of {assignment.name}: expected folders "
+                           f"{layout.course_dir / 'submitted'}/<student>/{assignment.name}/; "
+                           f"run `python -m autograder collect {assignment.name} ...` first")
+    specs = assignment_units(layout.assignments_dir / assignment.name, kit.lib_name, assignment)
+    documents = [read_submission(student, "student", layout.submitted_dir(assignment.name, student),
+                                 layout.submitted_dir(assignment.name, student), specs)
+                 for student in students]
+    reference = read_submission("reference", "reference", kit.lib_dir.parent,
+                                kit.solutions_dir / assignment.name, specs)
+    if reference.notes:
+        raise ReleaseError(f"the reference of {assignment.name} is incomplete: {'; '.join(reference.notes)}")
+    corpus_dirs = [default_corpus(assignment.name)] if corpus_dirs is None else corpus_dirs
+    corpus = [document for folder in corpus_dirs for document in independent_documents(folder, specs)]
+    statistics = ClassStatistics(documents + [reference] + corpus, prior_weight)
+
+    pairs = [statistics.compare(a, b) for i, a in enumerate(documents) for b in documents[i + 1:]]
+    to_reference = [statistics.compare(student, reference) for student in documents]
+    return SimilarityReport(
+        assignment=assignment.name, threshold=threshold, prior_weight=prior_weight,
+        students=tuple(students), pairs=ranked(pairs), reference=ranked(to_reference),
+        independent=tuple(d.name for d in corpus), notes=_notes(documents + corpus),
+        units=tuple(spec.name for spec in specs))
+
+
+def ranked(scores: list[PairScore]) -> tuple[PairScore, ...]:
+    """The highest score first; ties by name, so the order is the same on every run."""
+    return tuple(sorted(scores, key=lambda pair: (-pair.score, pair.a, pair.b)))
+
+
+def _notes(documents: list[Document]) -> dict[str, tuple[str, ...]]:
+    notes = {}
+    for document in documents:
+        said = list(document.notes)
+        if document.kind == "student" and not any(unit.stream for unit in document.units.values()):
+            said.append("nothing left to compare: compared with no one" if said else
+                        "nothing written beyond the starter code: compared with no one")
+        if said:
+            notes[document.name] = tuple(said)
+    return notes

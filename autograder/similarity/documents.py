@@ -1,0 +1,271 @@
+"""What each student wrote, read as the similarity report compares it.
+
+An assignment has *units*, the places where students write code:
+
+- each library task of ``tasks.toml`` (``layers.conv_forward_naive``): the function found by
+  qualname with ``ast`` in the student's ``cs231n_lib/<module>.py``;
+- each solution cell of the notebook (nbgrader metadata ``solution: true``), found by its
+  ``grade_id``.
+
+A unit's starter code is the same function or cell in the public release
+(``assignments/<a>/``): its statements are left out of the student's unit (see normalize.py).
+The same units are read from the instructor's reference (``cs231n_lib/`` and the solution
+notebook) and from the files of a *known independent* corpus: plain ``.py`` files holding the
+task functions and the functions the notebook's solution cells define.
+
+Submissions are untrusted: files are read without following links and up to a size cap; a
+file that is a link, too large, not UTF-8 or not Python is skipped with a note, never fatal.
+"""
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+from ..errors import ReleaseError
+from ..notebooks import cell_lines, read_notebook
+from ..safe_files import UnsafeFileError, read_regular_file, regular_files
+from ..tasks import Assignment
+from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_stream, parse_source,
+                        statement_keys, statements_of, token_statements)
+
+MAX_SOURCE_BYTES = 2 * 2**20        # one library file
+MAX_NOTEBOOK_BYTES = 20 * 2**20     # one notebook (outputs included)
+MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
+MAX_CORPUS_FILES, MAX_CORPUS_BYTES = 200, 20 * 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitSpec:
+    """One place of the assignment where students write code, with the release's starter statements."""
+    name: str                             # "layers.conv_forward_naive" or "ConvPool.ipynb convpool-sandwich"
+    path: str                             # relative to a submission: "cs231n_lib/layers.py", "ConvPool.ipynb"
+    qualname: str | None                  # a library task's function
+    grade_id: str | None                  # a notebook solution cell
+    functions: tuple[str, ...]            # the functions a notebook cell defines (read from corpus files)
+    given: frozenset[tuple[str, ...]]     # the starter statements' exact tokens
+
+
+@dataclasses.dataclass
+class Unit:
+    """One unit of one document: the text shown in the report and the stream that is compared."""
+    spec: UnitSpec
+    where: str               # "cs231n_lib/layers.py", "ConvPool.ipynb cell 4", "corpus/loops.py"
+    first_line: int          # the line number (in ``where``) of ``lines[0]``
+    lines: list[str]
+    given_lines: set[int]    # lines of starter code (in ``where``'s numbering)
+    stream: list[Token]      # normalized, canonical order, starter code left out
+
+
+@dataclasses.dataclass
+class Document:
+    """Everything one author wrote for the assignment."""
+    name: str                # the student id, "reference", or "independent/<file>"
+    kind: str                # "student", "reference" or "independent"
+    units: dict[str, Unit]   # by UnitSpec.name; a unit that could not be read is missing
+    notes: list[str]         # what was skipped and why
+
+    @property
+    def key(self) -> str:
+        """Unique among all documents: a student may well be called "reference"."""
+        return f"{self.kind}:{self.name}"
+
+
+def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -> list[UnitSpec]:
+    """The units of ``assignment``, read from its public release folder (trusted)."""
+    release_dir = Path(release_dir)
+    if not (release_dir / assignment.notebook).is_file():
+        raise ReleaseError(f"{release_dir}: expected the release of {assignment.name} with {assignment.notebook}; "
+                           f"run `python -m autograder release {assignment.name}` first")
+    specs = []
+    parsed_files: dict[Path, ParsedSource] = {}
+    for task in assignment.tasks:
+        path = release_dir / lib_name / task.module_file
+        if path not in parsed_files:
+            try:
+                parsed_files[path] = parse_source(path.read_text(encoding="utf-8"), str(path))
+            except (OSError, UnicodeDecodeError, SourceError) as error:
+                raise ReleaseError(f"{path}: expected the release's stubbed {task.module_file}: {error}") from None
+        node = find_function(parsed_files[path].tree, task.qualname)
+        if node is None:
+            raise ReleaseError(f"{path}: expected a function {task.qualname} (tasks.toml lists {task.name})")
+        specs.append(UnitSpec(name=task.name, path=f"{lib_name}/{task.module_file.as_posix()}",
+                              qualname=task.qualname, grade_id=None, functions=(),
+                              given=frozenset(statement_keys(statements_of(parsed_files[path], [node])))))
+    notebook = read_notebook(release_dir / assignment.notebook)
+    for index, cell in enumerate(notebook.get("cells", [])):
+        grade_id = _solution_cell_id(cell)
+        if grade_id is None:
+            continue
+        parsed, statements = _cell_statements("\n".join(cell_lines(cell)), f"{assignment.notebook} cell {index}")
+        functions = tuple(node.name for node in (parsed.tree.body if parsed.tree else [])
+                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        specs.append(UnitSpec(name=f"{assignment.notebook} {grade_id}", path=assignment.notebook, qualname=None,
+                              grade_id=grade_id, functions=functions,
+                              given=frozenset(statement_keys(statements))))
+    return specs
+
+
+def read_submission(name: str, kind: str, library_root: Path, notebook_root: Path,
+                    specs: list[UnitSpec]) -> Document:
+    """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``."""
+    document = Document(name=name, kind=kind, units={}, notes=[])
+    library_specs: dict[str, list[UnitSpec]] = {}
+    for spec in specs:
+        if spec.qualname is not None:
+            library_specs.setdefault(spec.path, []).append(spec)
+    for path, file_specs in library_specs.items():
+        parsed = _read_python(Path(library_root), path, document)
+        for spec in file_specs:
+            node = find_function(parsed.tree, spec.qualname) if parsed else None
+            if parsed and node is None:
+                document.notes.append(f"{path}: no function {spec.qualname}")
+            elif node is not None:
+                document.units[spec.name] = _function_unit(spec, path, parsed, [node], document)
+    notebook_specs = [spec for spec in specs if spec.grade_id is not None]
+    if notebook_specs:
+        _read_notebook_units(Path(notebook_root), notebook_specs, document)
+    return document
+
+
+def read_python_document(name: str, root: Path, relative: str, specs: list[UnitSpec]) -> Document:
+    """A corpus file: each library task and each notebook cell's functions, found by name in one ``.py`` file."""
+    document = Document(name=name, kind="independent", units={}, notes=[])
+    parsed = _read_python(Path(root), relative, document)
+    if parsed is None:
+        return document
+    for spec in specs:
+        names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
+        nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
+        if nodes:
+            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document)
+    return document
+
+
+def independent_documents(folder: Path, specs: list[UnitSpec]) -> list[Document]:
+    """Every ``.py`` file of ``folder`` (not ``__init__.py``) as one independent document; none when it is absent."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    try:
+        files = regular_files(folder, MAX_CORPUS_FILES, MAX_CORPUS_BYTES)
+    except UnsafeFileError as error:
+        raise ReleaseError(f"independent corpus {folder}: {error}") from None
+    return [read_python_document(f"independent/{relative}", folder, relative, specs)
+            for relative, _ in files if relative.endswith(".py") and Path(relative).name != "__init__.py"]
+
+
+def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | None:
+    """The function ``qualname`` ("f", "Class.method") defined at the top of ``tree``; the last one wins, as in Python.
+
+    >>> tree = ast.parse("class A:\\n    def f(self): pass\\n    def f(self): return 1\\n")
+    >>> find_function(tree, "A.f").lineno
+    3
+    """
+    if tree is None:
+        return None
+    scope: list[ast.stmt] = tree.body
+    found = None
+    for part in qualname.split("."):
+        matches = [node for node in scope if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                   and node.name == part]
+        if not matches:
+            return None
+        found = matches[-1]
+        scope = found.body
+    return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document) -> Unit:
+    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document)
+    first = min(_first_line(node) for node in nodes)
+    last = max(node.end_lineno for node in nodes)
+    lines = parsed.text.split("\n")[first - 1:last]
+    return Unit(spec=spec, where=where, first_line=first, lines=lines, given_lines=given_lines, stream=stream)
+
+
+def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+    notebook_name = specs[0].path
+    try:
+        notebook = json.loads(read_regular_file(root, notebook_name, MAX_NOTEBOOK_BYTES).decode("utf-8"))
+    except (UnsafeFileError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        document.notes.append(f"{notebook_name}: skipped, not a readable notebook ({_short(error)})")
+        return
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        document.notes.append(f"{notebook_name}: skipped, no list of cells")
+        return
+    wanted = {spec.grade_id: spec for spec in specs}
+    for index, cell in enumerate(cells):
+        grade_id = _solution_cell_id(cell)
+        if grade_id not in wanted:
+            continue
+        spec = wanted.pop(grade_id)
+        where = f"{notebook_name} cell {index}"
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
+            document.notes.append(f"{where}: skipped, its source is not text")
+            continue
+        text = "".join(source) if isinstance(source, list) else source
+        try:
+            parsed, statements = _cell_statements(text, where)
+        except SourceError as error:
+            document.notes.append(f"{where}: skipped, {_short(error)}")
+            continue
+        stream, given_lines = _stream(parsed, statements, spec, where, document)
+        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=text.split("\n"),
+                                         given_lines=given_lines, stream=stream)
+    for grade_id in wanted:
+        document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
+
+
+def _stream(parsed: ParsedSource, statements: list[Statement], spec: UnitSpec, where: str,
+            document: Document) -> tuple[list[Token], set[int]]:
+    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
+    if len(stream) > MAX_UNIT_TOKENS:
+        document.notes.append(f"{where}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
+    return stream[:MAX_UNIT_TOKENS], given_lines
+
+
+def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statement]]:
+    """A cell's statements; IPython lines (``%magic``, ``!shell``) are blanked, code that does not parse keeps its order."""
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in text.split("\n"))
+    parsed = parse_source(code, where, require_ast=False)
+    statements = statements_of(parsed, parsed.tree.body) if parsed.tree else token_statements(parsed)
+    return parsed, statements
+
+
+def _read_python(root: Path, relative: str, document: Document) -> ParsedSource | None:
+    try:
+        text = read_regular_file(root, relative, MAX_SOURCE_BYTES).decode("utf-8")
+        return parse_source(text, relative)
+    except UnsafeFileError as error:
+        document.notes.append(f"{relative}: skipped, {_short(error)}")
+    except UnicodeDecodeError:
+        document.notes.append(f"{relative}: skipped, not UTF-8 text")
+    except SourceError as error:
+        document.notes.append(f"{relative}: skipped, {_short(error)}")
+    return None
+
+
+def _solution_cell_id(cell) -> str | None:
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return None
+    metadata = cell.get("metadata")
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(nbgrader, dict) or nbgrader.get("solution") is not True:
+        return None
+    grade_id = nbgrader.get("grade_id")
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _first_line(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return decorators[0].lineno if decorators else node.lineno
+
+
+def _short(error: Exception, limit: int = 200) -> str:
+    text = str(error)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,150 @@
+"""Pairwise scores, weighted by how rare each fingerprint is.
+
+Every document (each student, the reference, each file of the independent corpus) is
+fingerprinted unit by unit. A fingerprint's weight in unit ``u`` is its inverse document
+frequency scaled to [0, 1], ``log(D_u / df) / log(D_u)``: ``D_u`` documents have code in ``u``
+and ``df`` of them contain the fingerprint. A fingerprint only one document holds weighs 1;
+code that every correct solution writes alike (a ReLU, the conv-ReLU-pool sandwich) is in
+nearly every document and weighs nearly nothing.
+
+A pair's score is a weighted Dice coefficient over the units both wrote,
+
+    score = 2 M / (T_a + T_b + 2 PRIOR_WEIGHT)
+
+with ``M`` the weight of the fingerprints both hold and ``T`` each side's total weight.
+``PRIOR_WEIGHT`` is what makes the weighting decisive: without it, two students who wrote
+only the parts everyone writes alike would score 1 (identical, however little and however
+common). With it, a pair's score approaches 1 only when it shares much more rare code than
+``PRIOR_WEIGHT``; identical common code stays near 0.
+"""
+
+import dataclasses
+import math
+from collections import Counter
+
+from .documents import Document
+from .winnowing import Fingerprints, fingerprint
+
+# In fingerprints found in no other document (about 2.5 tokens each): about 50 tokens of rare code.
+PRIOR_WEIGHT = 20.0
+RARE = "rare"       # a matched line covered by a fingerprint found only in these two documents
+COMMON = "common"   # matched, but others have it too (it weighs less)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitMatch:
+    """One unit of one pair."""
+    unit: str
+    alike: float               # weighted Dice in this unit, without the prior: how alike (0 to 1)
+    matched_weight: float
+    weight_a: float
+    weight_b: float
+    matched_tokens_a: int      # tokens of a's stream covered by shared fingerprints
+    matched_tokens_b: int
+    tokens_a: int              # the tokens a wrote in this unit (starter code left out)
+    tokens_b: int
+    lines_a: dict[int, str]    # matched line -> RARE or COMMON
+    lines_b: dict[int, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class PairScore:
+    first: Document
+    second: Document
+    score: float                   # with the prior (module docstring)
+    units: tuple[UnitMatch, ...]   # the units both wrote, the largest matched weight first
+
+    @property
+    def a(self) -> str:
+        return self.first.name
+
+    @property
+    def b(self) -> str:
+        return self.second.name
+
+    @property
+    def matched_weight(self) -> float:
+        return sum(u.matched_weight for u in self.units)
+
+    @property
+    def matched_tokens(self) -> int:
+        """Tokens matched on the side with fewer matched tokens (what both certainly share)."""
+        return min(sum(u.matched_tokens_a for u in self.units), sum(u.matched_tokens_b for u in self.units))
+
+    @property
+    def tokens_a(self) -> int:
+        return sum(u.tokens_a for u in self.units)
+
+    @property
+    def tokens_b(self) -> int:
+        return sum(u.tokens_b for u in self.units)
+
+
+class ClassStatistics:
+    """Fingerprints of every document and how many documents hold each one, per unit."""
+
+    def __init__(self, documents: list[Document], prior_weight: float = PRIOR_WEIGHT):
+        self.prior_weight = prior_weight
+        self.fingerprints: dict[str, dict[str, Fingerprints]] = {
+            document.key: {name: fingerprint(unit.stream) for name, unit in document.units.items()}
+            for document in documents}
+        self.streams = {document.key: {name: unit.stream for name, unit in document.units.items()}
+                        for document in documents}
+        self.frequency: dict[str, Counter] = {}
+        self.documents_with: Counter = Counter()
+        for by_unit in self.fingerprints.values():
+            for unit, prints in by_unit.items():
+                if prints.positions:
+                    self.documents_with[unit] += 1
+                    self.frequency.setdefault(unit, Counter()).update(prints.hashes)
+
+    def weight(self, unit: str, fingerprint_hash: int) -> float:
+        """``log(D_u / df) / log(D_u)``: 1 for a fingerprint one document holds, 0 for one all hold."""
+        documents = self.documents_with[unit]
+        if documents < 2:
+            return 1.0   # nobody else wrote this unit: nothing to compare it with anyway
+        return math.log(documents / self.frequency[unit][fingerprint_hash]) / math.log(documents)
+
+    def compare(self, first: Document, second: Document) -> PairScore:
+        a, b = first.key, second.key
+        units = []
+        for unit in sorted(set(self.fingerprints[a]) & set(self.fingerprints[b])):
+            prints_a, prints_b = self.fingerprints[a][unit], self.fingerprints[b][unit]
+            if not prints_a.positions or not prints_b.positions:
+                continue   # one side wrote too little here to compare (or nothing)
+            units.append(self._compare_unit(unit, a, b, prints_a, prints_b))
+        matched = sum(u.matched_weight for u in units)
+        total = sum(u.weight_a + u.weight_b for u in units)
+        units.sort(key=lambda u: (-u.matched_weight, u.unit))
+        denominator = total + 2 * self.prior_weight
+        return PairScore(first=first, second=second, score=2 * matched / denominator if denominator > 0 else 0.0,
+                         units=tuple(units))
+
+    def _compare_unit(self, unit, a, b, prints_a: Fingerprints, prints_b: Fingerprints) -> UnitMatch:
+        shared = prints_a.hashes & prints_b.hashes
+        matched = sum(self.weight(unit, h) for h in shared)
+        weight_a = sum(self.weight(unit, h) for h in prints_a.hashes)
+        weight_b = sum(self.weight(unit, h) for h in prints_b.hashes)
+        tokens_a, lines_a = self._coverage(prints_a, self.streams[a][unit], shared, unit)
+        tokens_b, lines_b = self._coverage(prints_b, self.streams[b][unit], shared, unit)
+        total = weight_a + weight_b
+        return UnitMatch(unit=unit, alike=2 * matched / total if total > 0 else 0.0, matched_weight=matched,
+                         weight_a=weight_a, weight_b=weight_b, matched_tokens_a=tokens_a, matched_tokens_b=tokens_b,
+                         tokens_a=len(self.streams[a][unit]), tokens_b=len(self.streams[b][unit]),
+                         lines_a=lines_a, lines_b=lines_b)
+
+    def _coverage(self, prints: Fingerprints, stream, shared, unit) -> tuple[int, dict[int, str]]:
+        """(tokens covered by the shared fingerprints, {source line: RARE or COMMON})."""
+        covered: dict[int, str] = {}
+        for h in shared:
+            kind = RARE if self.frequency[unit][h] <= 2 else COMMON
+            for start in prints.positions[h]:
+                for index in range(start, min(start + prints.k, len(stream))):
+                    if covered.get(index) != RARE:
+                        covered[index] = kind
+        lines: dict[int, str] = {}
+        for index, kind in covered.items():
+            line = stream[index].line
+            if lines.get(line) != RARE:
+                lines[line] = kind
+        return len(covered), lines
