@@ -42,7 +42,7 @@ from nbgrader.utils import compute_checksum
 
 from . import python_ast
 from .layout import REPO_ROOT
-from .notebooks import cell_lines
+from .notebooks import cell_lines, parse_submitted_notebook
 from .files import LIMITS, UnsafeFileError, read_regular_file, regular_files
 
 HOLD_KINDS = ("patch", "dynamic", "reference", "hook", "process", "files")
@@ -112,8 +112,8 @@ def recorded_findings(result: dict | None) -> list[Finding]:
 
 def _scan_notebook(submission: Path, release: Path, notebook_name: str) -> list[Finding]:
     try:
-        submitted = nbformat.reads(read_regular_file(submission, notebook_name, LIMITS.notebook_bytes).decode("utf-8"),
-                                   as_version=4)
+        submitted = nbformat.from_dict(parse_submitted_notebook(
+            read_regular_file(submission, notebook_name, LIMITS.notebook_bytes)))
         released = nbformat.read(release / notebook_name, as_version=4)
     except (UnsafeFileError, UnicodeDecodeError, ValueError, OSError) as error:
         return [Finding("locked", notebook_name, f"the notebook could not be read: {str(error)[:200]}")]

@@ -37,6 +37,22 @@ def read_notebook(path: Path) -> dict:
         raise ReleaseError(f"{path}: expected a Jupyter notebook (JSON): {error}") from None
 
 
+def parse_submitted_notebook(data: bytes) -> dict:
+    """A notebook a student submitted, parsed within limits (size, nesting) before JSON sees it.
+
+    Raises ValueError saying what is wrong; never RecursionError, whatever the bytes.
+    """
+    from .files import LIMITS
+    from .grading.wire import Limits, WireError, parse_json
+    try:
+        notebook = parse_json(data, Limits(json_bytes=LIMITS.notebook_bytes, depth=64))
+    except WireError as error:
+        raise ValueError(f"not a valid notebook file: {error}") from None
+    if not isinstance(notebook.get("cells", []), list):
+        raise ValueError("not a valid notebook file: its cells are not a list")
+    return notebook
+
+
 def write_notebook(notebook: dict, path: Path) -> None:
     """Stable bytes: nbformat's own layout (indent 1, sorted keys, UTF-8, final newline)."""
     text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

@@ -28,12 +28,12 @@ from . import files, sandbox
 from .files import LIMITS, UnsafeFileError, read_regular_file, write_bytes_atomically, write_json_atomically
 from .grading.notebook_run import NotebookOutcome, lost, run_notebook
 from .grading.remote import LIBRARY, StudentError, StudentProcess
-from .grading.wire import Limits, WireError, parse_json
 from .grading_layout import GradingLayout
 from .integrity import scan_submission
 from .layout import KitLayout
 from .library_grading.results import grade_library_with, grader_hash
 from .notebook_spec import NotebookSpec, load_catalog_of, notebook_spec, spec_fingerprint
+from .notebooks import parse_submitted_notebook
 from .sandbox import SandboxLimits
 from .tasks import Catalog
 
@@ -125,14 +125,14 @@ def grade_notebook(submission: Path, spec: NotebookSpec, catalog: Catalog, home:
                    options: GradingOptions) -> tuple[dict, dict | None]:
     """The notebook part of a result, and the graded copy of the notebook for instructors (or None)."""
     try:
-        data = read_regular_file(submission, spec.notebook, LIMITS.notebook_bytes)
-        student_notebook = parse_json(data, Limits(json_bytes=LIMITS.notebook_bytes, depth=64))
+        student_notebook = parse_submitted_notebook(read_regular_file(submission, spec.notebook,
+                                                                      LIMITS.notebook_bytes))
     except UnsafeFileError as error:
         missing = not (submission / spec.notebook).exists() and not (submission / spec.notebook).is_symlink()
         return _not_run(spec, f"the submission has no {spec.notebook}" if missing
                         else f"your notebook could not be read: {error}"), None
-    except WireError as error:
-        return _not_run(spec, f"your notebook is not a valid notebook file: {error}"), None
+    except ValueError as error:
+        return _not_run(spec, f"your notebook is {error}"), None
     try:
         with StudentProcess(home, "notebook", limits=options.notebook_limits, use_sandbox=use_sandbox,
                             env={"CS231N_QUICK": "1"}) as process:

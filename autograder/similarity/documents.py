@@ -19,20 +19,17 @@ file that is a link, too large, not UTF-8 or not Python is skipped with a note, 
 
 import ast
 import dataclasses
-import json
 from pathlib import Path
 
 from ..errors import ReleaseError
 from ..notebooks import cell_lines, read_notebook
-from ..safe_files import UnsafeFileError, read_regular_file, regular_files
+from ..files import LIMITS, UnsafeFileError, read_regular_file, regular_files
+from ..notebooks import parse_submitted_notebook
 from ..tasks import Assignment
 from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_stream, parse_source,
                         statement_keys, statements_of, token_statements)
 
-MAX_SOURCE_BYTES = 2 * 2**20        # one library file
-MAX_NOTEBOOK_BYTES = 20 * 2**20     # one notebook (outputs included)
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
-MAX_CORPUS_FILES, MAX_CORPUS_BYTES = 200, 20 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +145,7 @@ def independent_documents(folder: Path, specs: list[UnitSpec]) -> list[Document]
     if not folder.is_dir():
         return []
     try:
-        files = regular_files(folder, MAX_CORPUS_FILES, MAX_CORPUS_BYTES)
+        files = regular_files(folder, LIMITS.library_files, LIMITS.library_bytes)
     except UnsafeFileError as error:
         raise ReleaseError(f"independent corpus {folder}: {error}") from None
     return [read_python_document(f"independent/{relative}", folder, relative, specs)
@@ -189,7 +186,7 @@ def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list
 def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
     notebook_name = specs[0].path
     try:
-        notebook = json.loads(read_regular_file(root, notebook_name, MAX_NOTEBOOK_BYTES).decode("utf-8"))
+        notebook = parse_submitted_notebook(read_regular_file(root, notebook_name, LIMITS.notebook_bytes))
     except (UnsafeFileError, UnicodeDecodeError, ValueError, RecursionError) as error:
         document.notes.append(f"{notebook_name}: skipped, not a readable notebook ({_short(error)})")
         return
@@ -239,7 +236,7 @@ def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statemen
 
 def _read_python(root: Path, relative: str, document: Document) -> ParsedSource | None:
     try:
-        text = read_regular_file(root, relative, MAX_SOURCE_BYTES).decode("utf-8")
+        text = read_regular_file(root, relative, LIMITS.source_bytes).decode("utf-8")
         return parse_source(text, relative)
     except UnsafeFileError as error:
         document.notes.append(f"{relative}: skipped, {_short(error)}")

@@ -106,3 +106,27 @@ def test_a_bad_student_id_is_refused(tmp_path):
     report = collect(layout, "conv_pool", [folders, tmp_path / ".hidden_1.zip"], log=lambda line: None)
     assert not report.collected and report.refused
     assert not os.path.exists(layout.course_dir / "submitted" / ".hidden")
+
+
+def test_folders_nested_beyond_the_limit_are_refused_and_the_others_collected(tmp_path):
+    layout = new_layout(tmp_path)
+    folders = tmp_path / "folders"
+    (folders / "ada").mkdir(parents=True)
+    (folders / "ada" / NOTEBOOK).write_text("{}")
+    deep = folders / "eve"
+    deep.mkdir()
+    (deep / NOTEBOOK).write_text("{}")
+    os.chdir(deep)
+    try:
+        for _ in range(files.LIMITS.depth + 5):    # nested deeper than any submission needs
+            os.mkdir("d")
+            os.chdir("d")
+    finally:
+        os.chdir(tmp_path)
+    deep_zip = write_zip(tmp_path / "fay.zip", {"/".join(["d"] * (files.LIMITS.depth + 5)) + "/x.py": b"1",
+                                                NOTEBOOK: b"{}"})
+    report = collect(layout, "conv_pool", [folders, deep_zip], log=lambda line: None)
+    assert set(report.collected) == {"ada"}
+    refused = " ".join(report.refused.values())
+    assert refused.count(f"nested more than {files.LIMITS.depth}") == 2, report.refused
+    assert not layout.submitted_dir("conv_pool", "eve").exists()

@@ -165,6 +165,9 @@ def hostile_batch(requires_sandbox, tmp_path_factory):
         with_cells(folder, assignment.notebook, cells, solutions)
     layers = root / "class" / "deep" / "cs231n_lib" / "layers.py"
     layers.write_text(DEEP_LIBRARY + layers.read_text())
+    # A notebook file nested deeper than any recursive JSON parser survives.
+    nested = build_submission(layout, assignment, own, "stubs", root / "class" / "nested")
+    (nested / assignment.notebook).write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
     collect(layout, ASSIGNMENT, [root / "class"], log=lambda line: None)
     report = grade_class(layout, ASSIGNMENT, jobs=2, options=OPTIONS, progress=False)
     return layout, report
@@ -181,12 +184,12 @@ def graded_output(layout, student: str, cell_id: str) -> str:
 def test_the_batch_is_intact_and_the_honest_student_gets_full_marks(hostile_batch):
     _, report = hostile_batch
     assert not report.internal_errors
-    assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "honest", "stubs"}
+    assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "honest", "stubs"}
     assert report.results["honest"]["score"] == report.results["honest"]["max_score"] == 65
     assert report.results["stubs"]["score"] == 0
 
 
-@pytest.mark.parametrize("student", ["silencer", "snooper", "detacher", "deep", "forger"])
+@pytest.mark.parametrize("student", ["silencer", "snooper", "detacher", "deep", "forger", "nested"])
 def test_an_attack_earns_nothing_even_before_the_hold(hostile_batch, student):
     _, report = hostile_batch
     result = report.results[student]
@@ -240,6 +243,13 @@ def test_a_deep_folder_tree_is_graded_like_any_other_submission(hostile_batch):
     result = report.results["deep"]
     assert "deep trees made" in graded_output(layout, "deep", "added-0")
     assert result["library"]["score"] == 0 and result["notebook"]["run"]["status"] == "ok"
+
+
+def test_a_notebook_nested_beyond_any_parser_is_refused_with_the_reason(hostile_batch):
+    _, report = hostile_batch
+    notebook = report.results["nested"]["notebook"]
+    assert notebook["run"]["status"] == "not run" and "not a valid notebook" in notebook["run"]["description"]
+    assert {cell["status"] for cell in notebook["cells"]} == {"missing"}
 
 
 def test_forged_values_fail_the_checks(hostile_batch):
