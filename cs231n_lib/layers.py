@@ -214,7 +214,11 @@ def max_pool_backward_naive(dout, cache):
     """Backward pass of :func:`max_pool_forward_naive`.
 
     The gradient of each window goes to the position that held its maximum (the
-    "switch"); on ties it goes to the first maximum in row-major order only.
+    "switch"); where windows overlap, a position that is the maximum of several windows
+    gets the sum of their gradients. On ties the maximum is not differentiable: any split
+    of the window's gradient among its maxima into non-negative shares that add up to it is
+    a subgradient, and the checks accept any; this one gives it all to the first maximum
+    in row-major order (what ``argmax`` picks).
 
     Inputs: dout (N, C, H', W'); cache (x, pool_param). Returns dx: (N, C, H, W).
     """

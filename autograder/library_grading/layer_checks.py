@@ -10,7 +10,7 @@ import numpy as np
 from cs231n_lib import layers as reference
 
 from .checks import NUMERICAL, Checks, expect, task_checks
-from .diagnosis import Layout, Verdict, compare
+from .diagnosis import Layout, Verdict
 from .numerical import compare_with_numerical, plan_probe
 
 MAP = ("image", "filter", "row", "column")
@@ -93,27 +93,27 @@ def relu_backward_checks(c: Checks):
 
 # ----------------------------------------------------------------------------- convolution
 
-CONV_CASES = (  # name, x shape, w shape, stride, pad, points
-    ("stride 1, pad 1", (2, 3, 5, 5), (4, 3, 3, 3), 1, 1, 2),
-    ("stride 2, pad 0", (2, 3, 7, 7), (3, 3, 3, 3), 2, 0, 2),
-    ("non-square input and filter, pad 2", (2, 2, 6, 8), (3, 2, 3, 2), 1, 2, 2),
-    ("1x1 filter", (2, 4, 4, 4), (5, 4, 1, 1), 1, 0, 1),
+CONV_CASES = (  # name, x shape, w shape, conv_param, points
+    ("stride 1, pad 1", (2, 3, 5, 5), (4, 3, 3, 3), {"stride": 1, "pad": 1}, 2),
+    ("stride 2, pad 0", (2, 3, 7, 7), (3, 3, 3, 3), {"stride": 2, "pad": 0}, 2),
+    ("non-square input and filter, pad 2", (2, 2, 6, 8), (3, 2, 3, 2), {"stride": 1, "pad": 2}, 1),
+    ("dilation 2, pad 1", (2, 2, 9, 8), (3, 2, 3, 2), {"stride": 1, "pad": 1, "dilation": 2}, 1),
+    ("1x1 filter", (2, 4, 4, 4), (5, 4, 1, 1), {"stride": 1, "pad": 0}, 1),
 )
 
 
 @task_checks("layers.conv_forward_naive")
 def conv_forward_checks(c: Checks):
-    for index, (case, x_shape, w_shape, stride, pad, points) in enumerate(CONV_CASES):
+    for index, (case, x_shape, w_shape, conv_param, points) in enumerate(CONV_CASES):
         x, w, b = c.normal(*x_shape), c.normal(*w_shape), c.normal(w_shape[0])
-        conv_param = {"stride": stride, "pad": pad}
-        key = c.call(case, x, w, b, conv_param)
+        key = c.call(case, x, w, b, dict(conv_param))
         out, _ = reference.conv_forward_naive(*_copy(x, w, b), dict(conv_param))
         if index == 0:
             def shape_only(answers, k=key, shape=out.shape):
                 answers.returned(k).array("r.0", shape, "out")
                 return Verdict(True)
             c.add("output shape", 1, shape_only)
-        layout = _map_layout(stride=stride, bias=b)
+        layout = _map_layout(stride=conv_param["stride"], bias=b)
         c.add(case, points, lambda a, k=key, o=out, l=layout: expect(a, k, "r.0", o, "out", l))
 
 
@@ -124,15 +124,42 @@ def conv_backward_checks(c: Checks):
     out, _ = reference.conv_forward_naive(*_copy(x, w, b), dict(conv_param))
     dout = c.normal(*out.shape)
     key = c.call("stride 2, pad 1, non-square", dout, (x, w, b, conv_param))
-    dx, dw, db = reference.conv_backward_naive(dout.copy(), (*_copy(x, w, b), dict(conv_param)))
+    expected = dict(zip("xwb", reference.conv_backward_naive(dout.copy(), (*_copy(x, w, b), dict(conv_param)))))
+    # Dilation, as the docstring asks: taps 2 apart, windows overlapping (stride 1).
+    x2, w2, b2 = c.normal(1, 2, 7, 6), c.normal(3, 2, 3, 2), c.normal(3)
+    dilated = {"stride": 1, "pad": 1, "dilation": 2}
+    out2, _ = reference.conv_forward_naive(*_copy(x2, w2, b2), dict(dilated))
+    dout2 = c.normal(*out2.shape)
+    dilated_key = c.call("dilation 2, stride 1, pad 1", dout2, (x2, w2, b2, dilated))
+    dilated_expected = dict(zip("xwb", reference.conv_backward_naive(dout2.copy(), (*_copy(x2, w2, b2),
+                                                                                    dict(dilated)))))
+    layouts = {"x": _map_layout(names=IMAGE, word="channel"),
+               "w": Layout(axis_names=FILTERS, channel_axis=0, channel_word="filter"), "b": Layout()}
+
+    def gradient(answers, position, name):
+        """d<name> in both cases: one check per gradient, so one mistake costs one check."""
+        verdict = expect(answers, key, f"r.{position}", expected[name], f"d{name}", layouts[name])
+        if not verdict.passed:
+            return verdict
+        dilated_verdict = expect(answers, dilated_key, f"r.{position}", dilated_expected[name], f"d{name}",
+                                 layouts[name])
+        if dilated_verdict.passed:
+            return verdict
+        return Verdict(False, f"d{name} is right without dilation but not with dilation 2 (filter taps 2 apart): "
+                              f"{dilated_verdict.diagnosis}", dilated_verdict.max_error)
+
+    for position, (name, points) in enumerate((("x", 2), ("w", 2), ("b", 1))):
+        c.add(f"d{name}", points, lambda a, p=position, n=name: gradient(a, p, n))
     inputs = {"x": x, "w": w, "b": b}
-    _backward_checks(c, key, "layers.conv_forward_naive",
-                     lambda nudged: (*(nudged.get(n, inputs[n]) for n in ("x", "w", "b")), conv_param),
-                     inputs, {"x": dx, "w": dw, "b": db},
-                     {"x": _map_layout(names=IMAGE, word="channel"),
-                      "w": Layout(axis_names=FILTERS, channel_axis=0, channel_word="filter"),
-                      "b": Layout()},
-                     {"x": 2, "w": 2, "b": 1}, dout, out.shape)
+    probe = plan_probe(c.plan, f"{c.task}/numerical", "layers.conv_forward_naive",
+                       lambda nudged: (*(nudged.get(n, inputs[n]) for n in ("x", "w", "b")), conv_param),
+                       inputs, c.rng, samples=3, output_path="r.0", output_shape=out.shape, timeout=c.call_timeout)
+
+    def numerical(answers):
+        returned = answers.returned(key)
+        analytic = {n: returned.array(f"r.{p}", inputs[n].shape, f"d{n}") for p, n in enumerate(inputs)}
+        return compare_with_numerical(probe, answers, dout, analytic, "conv_backward_naive", expected)
+    c.add("agrees with the numerical gradient of your forward", 1, numerical, kind=NUMERICAL)
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -158,14 +185,36 @@ def max_pool_backward_checks(c: Checks):
     key = c.call("2x2 windows, stride 2", dout, (x, pool_param))
     dx = reference.max_pool_backward_naive(dout.copy(), (x.copy(), dict(pool_param)))
     layout = _map_layout(names=IMAGE, word="channel")
-    c.add("dx", 2, lambda a: expect(a, key, "r", dx, "dx", layout))
+    c.add("dx", 1, lambda a: expect(a, key, "r", dx, "dx", layout))
+
+    # 3x3 windows, stride 2: neighbouring windows share a row or a column. The largest value of
+    # each map sits where four windows meet, so its gradient is the sum of four: a backward that
+    # writes (=) instead of adding (+=) keeps only one of them.
+    overlapping = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    x_over = c.normal(2, 2, 7, 7)
+    x_over[:, :, 2, 2] = np.abs(x_over).max() + 1.0 + c.rng.random((2, 2))
+    dout_over = c.normal(2, 2, 3, 3)
+    over_key = c.call("overlapping 3x3 windows, stride 2", dout_over, (x_over, overlapping))
+    dx_over = reference.max_pool_backward_naive(dout_over.copy(), (x_over.copy(), dict(overlapping)))
+
+    def accumulated(answers):
+        verdict = expect(answers, over_key, "r", dx_over, "dx", layout)
+        if verdict.passed:
+            return verdict
+        got = answers.returned(over_key).array("r", x_over.shape, "dx")
+        shared = got[:, :, 2, 2]
+        if np.allclose(shared, dx_over[:, :, 2, 2]):
+            return verdict
+        return Verdict(False, ("where overlapping windows share their maximum (row 2, column 2 of every map), dx "
+                               "must be the sum of those windows' gradients: add them up (+=) instead of writing "
+                               "over (=); " + (verdict.diagnosis or "")), verdict.max_error)
+    c.add("overlapping 3x3 windows: gradients of shared maxima add up", 1, accumulated)
 
     tied = c.rng.integers(0, 2, size=(2, 2, 4, 4)).astype(np.float64)  # many windows with tied maxima
     tied_dout = c.normal(2, 2, 2, 2)
     tied_key = c.call("tied maxima", tied_dout, (tied, pool_param))
-    tied_dx = reference.max_pool_backward_naive(tied_dout.copy(), (tied.copy(), dict(pool_param)))
-    c.add("ties: the gradient goes to the first maximum only", 1,
-          lambda a: _judge_ties(a, tied_key, tied, tied_dx, layout))
+    c.add("ties: each window's gradient split among its maxima", 1,
+          lambda a: judge_tied_windows(a.returned(tied_key).array("r", tied.shape, "dx"), tied, tied_dout, pool_param))
 
     probe = plan_probe(c.plan, f"{c.task}/numerical", "layers.max_pool_forward_naive",
                        lambda nudged: (nudged.get("x", x), pool_param), {"x": x}, c.rng,
@@ -177,17 +226,31 @@ def max_pool_backward_checks(c: Checks):
     c.add("agrees with the numerical gradient of your forward", 1, numerical, kind=NUMERICAL)
 
 
-def _judge_ties(answers, key, x, expected, layout) -> Verdict:
-    got = answers.returned(key).array("r", x.shape, "dx")
-    verdict = compare(got, expected, "dx", layout)
-    if verdict.passed:
-        return verdict
-    extra = (got != 0) & (expected == 0)
-    if extra.any():
-        return Verdict(False, ("in windows where several inputs tie for the maximum, your gradient reaches "
-                               f"{int(extra.sum())} position(s) besides the first maximum; send each window's "
-                               "gradient to its first maximum (row-major order) only, as argmax does"),
-                       verdict.max_error)
-    return verdict
+def judge_tied_windows(dx: np.ndarray, x: np.ndarray, dout: np.ndarray, pool_param: dict) -> Verdict:
+    """Windows that do not overlap, many with tied maxima: any split of a window's gradient among its
+    maxima (non-negative shares that add up to it, a subgradient) is right; anything else is not.
 
-
+    ``dx``: (N, C, H, W) the student's; ``x``: the pooled input; ``dout``: (N, C, H', W').
+    """
+    size, stride = pool_param["pool_height"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    outside = split_wrong = 0
+    for n, channel, i, j in np.ndindex(N, C, H_out, W_out):
+        rows, cols = slice(i * stride, i * stride + size), slice(j * stride, j * stride + size)
+        window, got, upstream = x[n, channel, rows, cols], dx[n, channel, rows, cols], dout[n, channel, i, j]
+        maxima = window == window.max()
+        tolerance = 1e-6 * max(1.0, abs(upstream))
+        if np.abs(got[~maxima]).max(initial=0.0) > tolerance:
+            outside += 1
+            continue
+        shares = got[maxima] / upstream if upstream else got[maxima]
+        if abs(got[maxima].sum() - upstream) > tolerance or (upstream and (shares < -1e-6).any()):
+            split_wrong += 1
+    if outside:
+        return Verdict(False, f"in {outside} window(s) your gradient reaches a position that is not a maximum of "
+                              f"the window; only the maxima (the switches) get gradient")
+    if split_wrong:
+        return Verdict(False, f"in {split_wrong} window(s) with tied maxima, what your gradient gives the maxima "
+                              f"does not add up to the window's gradient (or takes a negative share); give it all "
+                              f"to one maximum, or split it among them")
+    return Verdict(True)

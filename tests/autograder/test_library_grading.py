@@ -160,9 +160,55 @@ def test_missing_bias_and_ties_are_diagnosed(requires_sandbox, tmp_path, secret_
          "            onehot = window == window.max(axis=2, keepdims=True)\n")]})
     result = grade(tmp_path, secret_file, "sloppy", folder)
     assert "bias is not added" in check_entry(result, "layers.conv_forward_naive", "stride 1, pad 1")["diagnosis"]
-    ties = check_entry(result, "layers.max_pool_backward_naive", "ties: the gradient goes to the first maximum only")
-    assert not ties["passed"] and "first maximum" in ties["diagnosis"]
+    # Every tied maximum gets the whole gradient: together more than the window's gradient.
+    ties = check_entry(result, "layers.max_pool_backward_naive", TIES)
+    assert not ties["passed"] and "does not add up to the window's gradient" in ties["diagnosis"]
     assert check_entry(result, "layers.max_pool_backward_naive", "dx")["passed"]   # no ties, no difference
+
+
+TIES = "ties: each window's gradient split among its maxima"
+# The window's gradient split equally among its tied maxima: a valid subgradient (the notes fix no rule).
+EQUAL_SPLIT = ("            switch = window.argmax(axis=2)  # first maximum on ties\n"
+               "            onehot = xp.arange(pool_height * pool_width) == switch[:, :, None]\n",
+               "            onehot = window == window.max(axis=2, keepdims=True)\n"
+               "            onehot = onehot / onehot.sum(axis=2, keepdims=True)\n")
+# Writes each window's gradient over what an overlapping window put there, instead of adding.
+OVERWRITES = ("            dx[:, :, rows, cols] += (onehot * dout[:, :, i, j, None]).reshape(\n"
+              "                N, C, pool_height, pool_width)\n",
+              "            here = (onehot * dout[:, :, i, j, None]).reshape(N, C, pool_height, pool_width)\n"
+              "            dx[:, :, rows, cols] = xp.where(here != 0, here, dx[:, :, rows, cols])\n")
+
+
+def test_an_equal_split_of_tied_maxima_gets_full_marks(requires_sandbox, tmp_path, secret_file):
+    result = grade(tmp_path, secret_file, "splitter", make_submission(tmp_path, "splitter",
+                                                                      edits={"layers.py": [EQUAL_SPLIT]}))
+    assert lost_checks(result) == set()
+    assert result["score"] == result["max_score"]
+
+
+def test_a_backward_that_overwrites_instead_of_adding_loses_the_overlapping_check(requires_sandbox, tmp_path,
+                                                                                   secret_file):
+    result = grade(tmp_path, secret_file, "overwriter", make_submission(tmp_path, "overwriter",
+                                                                        edits={"layers.py": [OVERWRITES]}))
+    task = "layers.max_pool_backward_naive"
+    overlapping = "overlapping 3x3 windows: gradients of shared maxima add up"
+    assert (task, overlapping) in lost_checks(result)
+    assert "add them up (+=) instead of writing over (=)" in check_entry(result, task, overlapping)["diagnosis"]
+    assert check_entry(result, task, "dx")["passed"]     # windows that do not overlap cannot tell
+
+
+def test_a_conv_that_ignores_dilation_loses_the_dilation_checks(requires_sandbox, tmp_path, secret_file):
+    folder = make_submission(tmp_path, "no_dilation")
+    layers = folder / "cs231n_lib" / "layers.py"
+    text = layers.read_text()
+    start = text.index("def conv_forward_naive(")
+    text = text[:start] + text[start:].replace("stride, pad, dilation = conv_params(conv_param)",
+                                               "stride, pad, dilation = conv_params(conv_param)\n    dilation = 1", 2)
+    layers.write_text(text)
+    result = grade(tmp_path, secret_file, "no_dilation", folder)
+    lost = lost_checks(result)
+    assert ("layers.conv_forward_naive", "dilation 2, pad 1") in lost
+    assert any(task == "layers.conv_backward_naive" for task, _ in lost)
 
 
 def test_grading_is_idempotent_and_regrades_a_changed_submission(requires_sandbox, tmp_path, secret_file):
