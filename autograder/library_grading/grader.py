@@ -156,21 +156,34 @@ def _run_status(run: SandboxResult, everything_lost: str | None) -> str:
 
 
 def _add_forward_backward_notes(functions: dict) -> None:
-    """Say which of a forward/backward pair is wrong, from the two kinds of backward check."""
+    """Say which of a forward/backward pair is wrong: one note per backward, from both kinds of check."""
     for backward, forward in FORWARD_OF.items():
         if backward not in functions:
             continue
         checks = functions[backward]["checks"]
-        reference_ok = all(c["passed"] for c in checks if c["kind"] != NUMERICAL)
+        if all(c["passed"] for c in checks if c["kind"] != NUMERICAL):
+            continue
         numerical = [c for c in checks if c["kind"] == NUMERICAL]
+        consistent = bool(numerical) and all(c["passed"] for c in numerical)
         forward_entry = functions.get(forward)
         forward_ok = forward_entry is not None and all(c["passed"] for c in forward_entry["checks"])
         name_b, name_f = backward.rsplit(".", 1)[-1], forward.rsplit(".", 1)[-1]
-        if not reference_ok and forward_ok:
-            functions[backward]["notes"].append(
-                f"your {name_f} passes its checks, so the error is in {name_b}")
-        if not reference_ok and numerical and numerical[0]["passed"]:
-            functions[backward]["notes"].append(
-                f"{name_b} agrees with the numerical gradient of your own {name_f} but not with the expected "
-                f"gradients: the two are consistent with each other, so fix {name_f} first")
+        functions[backward]["notes"].append(forward_backward_note(name_f, name_b, forward_ok, consistent))
 
+
+def forward_backward_note(forward: str, backward: str, forward_ok: bool, consistent: bool) -> str:
+    """The one thing to tell a student whose backward disagrees with the expected gradients.
+
+    >>> forward_backward_note("f", "g", forward_ok=True, consistent=False)
+    'your f passes its checks, so the error is in g'
+    """
+    if forward_ok and consistent:
+        return (f"{backward} agrees with the numerical gradient of your own {forward}, which passes its own "
+                f"checks, but not with the expected gradients: your {forward} is wrong on inputs its checks do "
+                f"not cover (those of this check); fix it there, then {backward} will follow")
+    if forward_ok:
+        return f"your {forward} passes its checks, so the error is in {backward}"
+    if consistent:
+        return (f"{backward} agrees with the numerical gradient of your own {forward} but not with the expected "
+                f"gradients: the two are consistent with each other, so fix {forward} first")
+    return f"both {forward} and {backward} are wrong: fix {forward} first, then {backward}"

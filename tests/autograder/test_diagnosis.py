@@ -82,3 +82,24 @@ def test_untrusted_answers_become_reasons():
         answers.returned("e")
     with pytest.raises(Lost, match="was not run: it crashed"):
         answers.returned("f")
+
+
+@pytest.mark.parametrize("forward_ok, consistent", [(True, True), (True, False), (False, True), (False, False)])
+def test_a_wrong_backward_gets_exactly_one_coherent_note(forward_ok, consistent):
+    from autograder.library_grading.grader import _add_forward_backward_notes
+
+    def entry(task, reference_passed, numerical_passed=None):
+        checks = [{"name": "dx", "kind": "reference", "passed": reference_passed}]
+        if numerical_passed is not None:
+            checks.append({"name": "numerical", "kind": "numerical", "passed": numerical_passed})
+        return {"task": task, "checks": checks, "notes": []}
+
+    functions = {"layers.max_pool_forward_naive": entry("layers.max_pool_forward_naive", forward_ok),
+                 "layers.max_pool_backward_naive": entry("layers.max_pool_backward_naive", False, consistent)}
+    _add_forward_backward_notes(functions)
+    notes = functions["layers.max_pool_backward_naive"]["notes"]
+    assert len(notes) == 1
+    blames_backward = "so the error is in max_pool_backward_naive" in notes[0]
+    blames_forward_first = "fix max_pool_forward_naive first" in notes[0]
+    assert not (blames_backward and blames_forward_first)
+    assert blames_backward == (forward_ok and not consistent)
