@@ -112,8 +112,9 @@ def recorded_findings(result: dict | None) -> list[Finding]:
 
 def _scan_notebook(submission: Path, release: Path, notebook_name: str) -> list[Finding]:
     try:
-        submitted = nbformat.from_dict(parse_submitted_notebook(
-            read_regular_file(submission, notebook_name, LIMITS.notebook_bytes)))
+        data = read_regular_file(submission, notebook_name, LIMITS.notebook_bytes)
+        parse_submitted_notebook(data)   # size and nesting checked before nbformat's parser sees it
+        submitted = nbformat.reads(data.decode("utf-8"), as_version=4)
         released = nbformat.read(release / notebook_name, as_version=4)
     except (UnsafeFileError, UnicodeDecodeError, ValueError, OSError) as error:
         return [Finding("locked", notebook_name, f"the notebook could not be read: {str(error)[:200]}")]
