@@ -1,16 +1,22 @@
 """The course side of the kit: build the student release from the single source, then grade.
 
-Shaped like nbgrader: a thin CLI (``python -m autograder <command>``) over ordered
-pipelines, one small step per module.
+Shaped like nbgrader: a thin CLI (``python -m autograder <command>``, one module per command
+in ``commands/``) over ordered pipelines, one job per module.
 
-Release steps, in pipeline order (see ``release.py``):
-
-- ``tasks``       read and check ``solutions/tasks.toml`` (which function belongs to which assignment)
-- ``markers``     find the solution regions of a Python source file
-- ``stubs``       replace each region by a ``raise NotImplementedError`` naming task and notebook
-- ``course``      nbgrader's course directory: ``source/<a>/`` and a generated ``nbgrader_config.py``
-- ``generate``    run ``nbgrader generate_assignment``
-- ``notebooks``   what the source notebooks hide; released notebooks made deterministic
-- ``leak_scan``   fail closed on any marker, hidden-test line or reference line in a release
-- ``publish``     swap the checked release into ``assignments/<a>/``
+- ``course``         the only layout: every path of the kit and of nbgrader's course directory
+- ``tasks``          ``solutions/tasks.toml``: which assignment asks for which library function
+- ``markers``, ``notebooks``, ``notebook_spec``
+                     solution regions; notebook JSON; what the grader runs of the instructor's notebook
+- ``files``          files a student controls and files the grader writes, one table of limits
+- ``sandbox``        bubblewrap and resource limits
+- ``nbgrader``       the only adapter to nbgrader: config, generate_assignment, gradebook, CSV export
+- ``release``, ``stubs``, ``leak_scan``
+                     the release pipeline: library stubs, nbgrader's release, fail-closed leak scan
+- ``collect``        submissions in (folders, LMS zips)
+- ``grading``        the student's sandboxed process and the grader's side of it; one student's job;
+                     the batch (threads or Dask); the one result store; integrity; the library clean room
+- ``report``         feedback, exports, integrity report, grade table: reading results only
+- ``similarity``     the similarity report of a class
+- ``class_simulation``, ``demo``
+                     the simulated class and the end-to-end demo
 """

@@ -17,10 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
-from .grading_layout import GradingLayout
-from .notebook_spec import load_catalog_of
+from .course import Layout
 from .notebooks import cell_lines, read_notebook, write_notebook
-from .student_grading import student_library_files
 from .tasks import Assignment
 
 KINDS = ("reference", "partial", "stubs", "infinite_loop", "cheater")
@@ -59,11 +57,11 @@ except OSError:
 '''
 
 
-def build_class(layout: GradingLayout, assignment_name: str, kinds: dict[str, str], root: Path) -> dict[str, Path]:
+def build_class(layout: Layout, assignment_name: str, kinds: dict[str, str], root: Path) -> dict[str, Path]:
     """{student: submission folder} under ``root``, one folder per student of the given kinds."""
-    catalog = load_catalog_of(layout.kit)
+    catalog = layout.catalog()
     assignment = catalog.get(assignment_name)
-    own = sorted(student_library_files(catalog))
+    own = sorted(catalog.student_files())
     folders = {}
     for student, kind in kinds.items():
         if kind not in KINDS:
@@ -72,9 +70,9 @@ def build_class(layout: GradingLayout, assignment_name: str, kinds: dict[str, st
     return folders
 
 
-def build_submission(layout: GradingLayout, assignment: Assignment, own_files: list[str], kind: str,
+def build_submission(layout: Layout, assignment: Assignment, own_files: list[str], kind: str,
                      folder: Path) -> Path:
-    release = layout.release_dir(assignment.name)
+    release = layout.student_release_dir(assignment.name)
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(release, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
@@ -84,8 +82,8 @@ def build_submission(layout: GradingLayout, assignment: Assignment, own_files: l
             _cheat(notebook_path, folder / "cs231n_lib" / "layers.py", layout)
         return folder
     for relative in own_files:   # the reference for every file that holds a task
-        shutil.copyfile(layout.kit.lib_dir / relative, folder / "cs231n_lib" / relative)
-    source = read_notebook(layout.kit.solutions_dir / assignment.name / assignment.notebook)
+        shutil.copyfile(layout.lib_dir / relative, folder / "cs231n_lib" / relative)
+    source = read_notebook(layout.solutions_dir / assignment.name / assignment.notebook)
     notebook = read_notebook(notebook_path)
     left_as_stub = _stub_choice(notebook, assignment) if kind == "partial" else None
     _fill_solutions(notebook, source, keep_stub=left_as_stub)
@@ -116,8 +114,8 @@ def _stub_choice(notebook: dict, assignment: Assignment) -> str | None:
     return solution_ids[1] if len(solution_ids) > 1 else (solution_ids[0] if solution_ids else None)
 
 
-def _cheat(notebook_path: Path, layers: Path, layout: GradingLayout) -> None:
-    paths = {"{KIT}": str(layout.kit.lib_dir.parent), "{GRADEBOOK}": str(layout.gradebook)}
+def _cheat(notebook_path: Path, layers: Path, layout: Layout) -> None:
+    paths = {"{KIT}": str(layout.lib_dir.parent), "{GRADEBOOK}": str(layout.gradebook)}
 
     def aimed(code: str) -> str:
         for placeholder, path in paths.items():

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from .grading_layout import GradingLayout
+from .course import Layout
 
 
 def add_course_dir(parser) -> None:
@@ -11,8 +11,8 @@ def add_course_dir(parser) -> None:
                         help="nbgrader course directory (default: course/ of the kit)")
 
 
-def layout_from(args) -> GradingLayout:
-    return GradingLayout.of(course_dir=args.course_dir)
+def layout_from(args) -> Layout:
+    return Layout.of_repo().with_outputs(course_dir=args.course_dir)
 
 
 def fail(command: str, message: str) -> int:

@@ -21,10 +21,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .gradebook import open_gradebook, register_students
-from .grading_layout import GradingLayout
-from .library_grading.results import check_student_id
-from .notebook_spec import load_catalog_of
+from .nbgrader import open_gradebook, register_students
+from .course import Layout
+from .grading.results import check_student_id
 from . import files
 from .files import UnsafeArchiveError, UnsafeFileError, copy_regular_file, extract_zip, regular_files, zip_members
 
@@ -35,8 +34,8 @@ class CollectReport:
     refused: dict[str, str] = dataclasses.field(default_factory=dict)     # source name -> why
 
 
-def collect(layout: GradingLayout, assignment_name: str, sources: list[Path], log=print) -> CollectReport:
-    assignment = load_catalog_of(layout.kit).get(assignment_name)
+def collect(layout: Layout, assignment_name: str, sources: list[Path], log=print) -> CollectReport:
+    assignment = layout.catalog().get(assignment_name)
     report = CollectReport()
     with tempfile.TemporaryDirectory(prefix="cs231n-collect-") as scratch:
         for student, origin, kind in _submissions(sources, Path(scratch), report):
@@ -109,7 +108,7 @@ def _from_zip(path: Path, scratch: Path, report: CollectReport):
         yield student_of_zip(path), path, "zip"
 
 
-def _install(layout: GradingLayout, assignment: str, notebook: str, student: str, origin: Path, kind: str) -> str:
+def _install(layout: Layout, assignment: str, notebook: str, student: str, origin: Path, kind: str) -> str:
     target = layout.submitted_dir(assignment, student)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".incoming-{assignment}-", dir=target.parent))

@@ -1,112 +1,128 @@
-"""nbgrader's course directory, made by the kit: ``course/source/<a>/`` and ``nbgrader_config.py``.
+"""Where everything is: the kit's sources, nbgrader's course directory, the student release, grading's files.
 
-``source/<a>/`` is rebuilt from scratch on every release, so nothing stale survives:
-the assignment's files from ``solutions/<a>/``, the complete reference library, and the
-data script. ``gradebook.db`` and the grading folders (``submitted/``, ``autograded/``,
-``feedback/``) are left alone.
+One frozen value, :class:`Layout`, is the only place a module asks for a path (or for the
+task catalog), so tests can point the same code at a synthetic library or write into a
+temporary folder::
+
+    cs231n_lib/                              lib_dir: the reference library (its name: lib_name)
+    solutions/tasks.toml, solutions/<a>/     the task catalog; the instructor's notebooks
+    datasets/get_datasets.sh                 the data script shipped with every assignment
+    assignments/<a>/                         the student release (student_release_dir)
+    course/                                  nbgrader's course directory (git-ignored):
+        nbgrader_config.py, gradebook.db
+        source/<a>/, release/<a>/            what generate_assignment reads and writes
+        submitted/<s>/<a>/                   collected submissions
+        autograded/<s>/<a>/                  the graded copy of each notebook, for instructors
+        feedback/<s>/<a>/report.html         what students get
+        grading/results/<a>/<s>.json         one result per student: the grade (trusted)
+        grading/.grading_secret              the seed of each student's hidden inputs (0600)
+        exports/                             CSV files, Gradescope results, reports
 """
 
-import shutil
+import dataclasses
+import fnmatch
 from pathlib import Path
 
-from .errors import ReleaseError
-from .layout import KitLayout, is_ignored
-from .notebooks import NOTEBOOK_CODE_STUB, read_notebook, with_stable_cell_ids, write_notebook
-from .tasks import Assignment, Catalog
+from .tasks import Assignment, Catalog, load_catalog
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = "cs231n_lib"          # the library's package name (the folder students edit)
 COURSE_ID = "cs231n_convnet"
-CONFIG_NAME = "nbgrader_config.py"
+# Files and folders that never belong in a course directory or a release.
+IGNORED_NAMES = ("__pycache__", ".ipynb_checkpoints", "*.pyc", ".DS_Store")
 
 
-def source_dir(layout: KitLayout, assignment: str) -> Path:
-    return layout.course_dir / "source" / assignment
+def is_ignored(relative: Path) -> bool:
+    """True when any part of ``relative`` matches :data:`IGNORED_NAMES`."""
+    return any(fnmatch.fnmatch(part, pattern) for part in Path(relative).parts for pattern in IGNORED_NAMES)
 
 
-def release_dir(layout: KitLayout, assignment: str) -> Path:
-    return layout.course_dir / "release" / assignment
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    lib_dir: Path            # the reference library, cs231n_lib/
+    solutions_dir: Path      # solutions/<assignment>/<notebook>
+    tasks_file: Path         # solutions/tasks.toml
+    data_script: Path        # datasets/get_datasets.sh (shipped when it exists)
+    course_dir: Path         # nbgrader's course directory (git-ignored)
+    assignments_dir: Path    # the committed student release
 
+    # Where the data script lands inside a release, relative to the assignment folder.
+    data_script_release_path = Path("datasets") / "get_datasets.sh"
 
-def prepare_source(layout: KitLayout, assignment: Assignment) -> Path:
-    """Rebuild ``course/source/<a>/`` from the single source; returns it."""
-    destination = source_dir(layout, assignment.name)
-    if destination.exists():
-        shutil.rmtree(destination)
-    solutions = layout.solutions_dir / assignment.name
-    if (solutions / layout.lib_name).exists():
-        raise ReleaseError(f"{solutions / layout.lib_name}: the library comes from {layout.lib_dir}, "
-                           f"not from the solutions folder; remove this copy")
-    copy_tree(solutions, destination)
-    for notebook in sorted(destination.rglob("*.ipynb")):
-        write_notebook(with_stable_cell_ids(read_notebook(notebook), notebook.name), notebook)
-    copy_tree(layout.lib_dir, destination / layout.lib_name)
-    if layout.data_script.is_file():
-        copy_file(layout.data_script, destination / layout.data_script_release_path)
-    return destination
+    @classmethod
+    def of_repo(cls, root: Path = REPO_ROOT) -> "Layout":
+        root = Path(root).resolve()
+        return cls(lib_dir=root / LIBRARY, solutions_dir=root / "solutions",
+                   tasks_file=root / "solutions" / "tasks.toml", data_script=root / "datasets" / "get_datasets.sh",
+                   course_dir=root / "course", assignments_dir=root / "assignments")
 
+    def with_outputs(self, course_dir=None, assignments_dir=None) -> "Layout":
+        """The same sources, with the course directory and/or the release elsewhere."""
+        changes = {}
+        if course_dir is not None:
+            changes["course_dir"] = Path(course_dir).resolve()
+        if assignments_dir is not None:
+            changes["assignments_dir"] = Path(assignments_dir).resolve()
+        return dataclasses.replace(self, **changes)
 
-def write_config(layout: KitLayout, catalog: Catalog) -> Path:
-    """Write ``course/nbgrader_config.py`` from the catalog (same catalog, same bytes)."""
-    layout.course_dir.mkdir(parents=True, exist_ok=True)
-    path = layout.course_dir / CONFIG_NAME
-    path.write_text(config_text(catalog, layout.lib_name), encoding="utf-8")
-    return path
+    # ------------------------------------------------------------------ the kit
 
+    @property
+    def lib_name(self) -> str:
+        return self.lib_dir.name
 
-def exclude_overwriting(catalog: Catalog, lib_name: str) -> dict[str, list[str]]:
-    """``Autograde.exclude_overwriting``: {assignment: the library files its students edit}.
+    def catalog(self) -> Catalog:
+        """``solutions/tasks.toml``, checked against the library (which function each assignment asks for)."""
+        return load_catalog(self.tasks_file, self.lib_dir)
 
-    Paths are relative to the assignment folder, as nbgrader expects. autograde replaces
-    every other file of a submission with the instructor's copy, so each assignment is
-    graded on its own tasks, over the reference for the rest of the library.
-    """
-    return {assignment.name: [f"{lib_name}/{module.as_posix()}" for module in assignment.module_files()]
-            for assignment in catalog.assignments}
+    def source_notebook(self, assignment: Assignment) -> Path:
+        """The instructor's notebook: solutions, public checks and hidden tests."""
+        return self.solutions_dir / assignment.name / assignment.notebook
 
+    def student_release_dir(self, assignment: str) -> Path:
+        """``assignments/<a>/``: what students get (stub notebook, stubbed library, data script)."""
+        return self.assignments_dir / assignment
 
-def config_text(catalog: Catalog, lib_name: str) -> str:
-    lines = [
-        "# Generated by `python -m autograder release` from solutions/tasks.toml: edits are overwritten.",
-        "import os",
-        "",
-        "c = get_config()  # noqa: F821 (defined by traitlets when nbgrader loads this file)",
-        "",
-        "# The course directory is this file's folder, wherever nbgrader is started from.",
-        "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))",
-        f"c.CourseDirectory.course_id = {COURSE_ID!r}",
-        "",
-        "# A cleared solution says what to do when a student runs it before writing it.",
-        "c.ClearSolutions.code_stub = {",
-        f"    'python': {NOTEBOOK_CODE_STUB!r},",
-        "}",
-        "",
-        "# Students edit these library files: autograde must keep their copies, not put the",
-        "# instructor's reference in their place.",
-        "c.Autograde.exclude_overwriting = {",
-    ]
-    for name, files in exclude_overwriting(catalog, lib_name).items():
-        lines.append(f"    {name!r}: {files!r},")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    # ------------------------------------------------------------------ nbgrader's course directory
 
+    @property
+    def gradebook(self) -> Path:
+        return self.course_dir / "gradebook.db"
 
-def copy_tree(source: Path, destination: Path) -> None:
-    """Copy a folder without caches or checkpoints; file modes normalised to 644/755."""
-    source, destination = Path(source), Path(destination)
-    if not source.is_dir():
-        raise ReleaseError(f"{source}: expected a folder to copy, found none")
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if is_ignored(relative) or path.is_dir():
-            continue
-        copy_file(path, destination / relative)
+    def nbgrader_source_dir(self, assignment: str) -> Path:
+        return self.course_dir / "source" / assignment
 
+    def nbgrader_release_dir(self, assignment: str) -> Path:
+        """Where ``nbgrader generate_assignment`` writes, before the kit checks it and copies it out."""
+        return self.course_dir / "release" / assignment
 
-def copy_file(source: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination)
-    destination.chmod(0o755 if is_executable(source) else 0o644)
+    def submitted_dir(self, assignment: str, student: str) -> Path:
+        return self.course_dir / "submitted" / student / assignment
 
+    def autograded_dir(self, assignment: str, student: str) -> Path:
+        return self.course_dir / "autograded" / student / assignment
 
-def is_executable(path: Path) -> bool:
-    """Shell scripts ship executable whatever mode a tool left them in; others keep their x bit."""
-    return path.suffix == ".sh" or bool(Path(path).stat().st_mode & 0o100)
+    def feedback_dir(self, assignment: str, student: str) -> Path:
+        return self.course_dir / "feedback" / student / assignment
+
+    def students_with_submissions(self, assignment: str) -> list[str]:
+        root = self.course_dir / "submitted"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir() and not p.name.startswith("."))
+
+    # ------------------------------------------------------------------ grading's own files
+
+    @property
+    def secret_file(self) -> Path:
+        return self.course_dir / "grading" / ".grading_secret"
+
+    def results_dir(self, assignment: str) -> Path:
+        return self.course_dir / "grading" / "results" / assignment
+
+    def result_file(self, assignment: str, student: str) -> Path:
+        return self.results_dir(assignment) / f"{student}.json"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.course_dir / "exports"

@@ -14,15 +14,13 @@ from pathlib import Path
 
 from .class_simulation import build_class
 from .collect import collect
-from .export import export_gradescope, export_nbgrader_csv, export_per_function_csv
-from .feedback import write_feedback
-from .grade_batch import grade_class
-from .grade_table import grade_table
-from .grading_layout import GradingLayout
-from .integrity_report import integrity_report, integrity_text, write_integrity_csv
-from .layout import KitLayout
+from .nbgrader import export_csv
+from .report import export_gradescope, export_per_function_csv, grade_table, integrity_report, integrity_text, write_feedback, write_integrity_csv
+from .grading.batch import grade_class
+from .course import Layout
 from .release import release
-from .student_grading import GradingOptions, read_results
+from .grading.job import GradingOptions
+from .grading.results import read_results
 
 DEMO_CLASS = {"ada": "reference", "ben": "partial", "cy": "stubs", "dan": "infinite_loop", "eve": "cheater"}
 
@@ -33,8 +31,8 @@ def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_time
     root = Path(root).resolve()
     if root.exists():
         shutil.rmtree(root)
-    kit = KitLayout.of_repo().with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
-    layout = GradingLayout.of(kit)
+    kit = Layout.of_repo().with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
+    layout = kit
 
     log(f"[demo] 1/6 release {assignment} into {kit.assignments_dir}")
     release(kit, [assignment], log=lambda line: None)
@@ -52,7 +50,7 @@ def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_time
 
     log("[demo] 5/6 feedback, exports, integrity")
     reports = write_feedback(layout, assignment)
-    csv_path = export_nbgrader_csv(layout)
+    csv_path = export_csv(layout)
     per_function = export_per_function_csv(layout, assignment)
     export_gradescope(layout, assignment)
     findings = integrity_report(layout, assignment)

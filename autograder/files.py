@@ -29,6 +29,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .course import is_ignored
+
 
 @dataclasses.dataclass(frozen=True)
 class FileLimits:
@@ -238,6 +240,31 @@ def remove_tree(path: Path) -> str | None:
     if result.returncode != 0 or path.exists():
         return f"{path} could not be removed: {result.stderr.strip()[-300:]}"
     return None
+
+
+# ----------------------------------------------------------------------------- the kit's own files
+
+def copy_tree(source: Path, destination: Path) -> None:
+    """Copy a folder without caches or checkpoints; file modes normalised to 644/755."""
+    source, destination = Path(source), Path(destination)
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: expected a folder to copy, found none")
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if is_ignored(relative) or path.is_dir():
+            continue
+        copy_file(path, destination / relative)
+
+
+def copy_file(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+    destination.chmod(0o755 if is_executable(source) else 0o644)
+
+
+def is_executable(path: Path) -> bool:
+    """Shell scripts ship executable whatever mode a tool left them in; others keep their x bit."""
+    return path.suffix == ".sh" or bool(Path(path).stat().st_mode & 0o100)
 
 
 # ----------------------------------------------------------------------------- zips

@@ -12,8 +12,6 @@ import tokenize
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
-BEGIN_HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
-END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 
 # The words nbgrader itself looks for (it matches them anywhere in a line); none may reach students.
 MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

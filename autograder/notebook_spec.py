@@ -24,12 +24,11 @@ import builtins
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
 from . import python_ast
-from .layout import KitLayout
-from .notebooks import REGION_WORDS, cell_lines, read_notebook, with_stable_cell_ids
-from .tasks import Assignment, Catalog, load_catalog
+from .course import Layout
+from .notebooks import REGION_WORDS, cell_lines, read_notebook
+from .tasks import Assignment
 
 HIDDEN_BEGIN, HIDDEN_END = REGION_WORDS["hidden test"]
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__"}
@@ -78,23 +77,9 @@ class NotebookSpec:
         raise KeyError(grade_id)
 
 
-def load_catalog_of(kit: KitLayout) -> Catalog:
-    return load_catalog(kit.tasks_file, kit.lib_dir)
-
-
-def source_notebook_path(kit: KitLayout, assignment: Assignment) -> Path:
-    return kit.solutions_dir / assignment.name / assignment.notebook
-
-
-def read_source_notebook(kit: KitLayout, assignment: Assignment) -> dict:
-    """The source notebook as the release builds it (stable cell ids)."""
-    path = source_notebook_path(kit, assignment)
-    return with_stable_cell_ids(read_notebook(path), path.name)
-
-
-def notebook_spec(kit: KitLayout, assignment: Assignment) -> NotebookSpec:
+def notebook_spec(kit: Layout, assignment: Assignment) -> NotebookSpec:
     """The spec of ``assignment``'s notebook, from its source (locked cells as the release shows them)."""
-    path = source_notebook_path(kit, assignment)
+    path = kit.source_notebook(assignment)
     return spec_of(read_notebook(path), assignment.name, assignment.notebook,
                    hashlib.sha256(path.read_bytes()).hexdigest())
 

@@ -24,13 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, files, generate, gradebook, leak_scan, publish, stubs
+from . import files, leak_scan, nbgrader, stubs
+from .course import Layout
 from .errors import ReleaseError
-from .grading_layout import GradingLayout
-from .layout import KitLayout
 from .notebook_spec import contract_problems, notebook_spec
-from .notebooks import read_notebook, without_volatile_metadata, write_notebook
-from .tasks import Assignment, Catalog, load_catalog
+from .notebooks import read_notebook, with_stable_cell_ids, without_volatile_metadata, write_notebook
+from .tasks import Assignment, Catalog
+
+# Folders an interrupted release may leave beside assignments/<a>/ (removed by the next release).
+STAGING_PREFIX = ".staging-"
+RETIRED_PREFIX = ".retired-"
 
 
 @dataclasses.dataclass
@@ -39,8 +42,8 @@ class ReleaseReport:
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)   # assignment -> why
 
 
-def release(layout: KitLayout, names: list[str] | None = None, log=print) -> ReleaseReport:
-    catalog = load_catalog(layout.tasks_file, layout.lib_dir)
+def release(layout: Layout, names: list[str] | None = None, log=print) -> ReleaseReport:
+    catalog = layout.catalog()
     stubs.stub_library(layout.lib_dir, catalog)  # check the regions before building anything
     report = ReleaseReport()
     ready = _select(layout, catalog, names, report)
@@ -59,8 +62,8 @@ def release(layout: KitLayout, names: list[str] | None = None, log=print) -> Rel
         return report
 
     rules = leak_scan.collect_rules(_source_notebooks(layout, catalog), layout.lib_dir)
-    course.write_config(layout, catalog)
-    publish.remove_leftovers(layout.assignments_dir)
+    nbgrader.write_config(layout, catalog)
+    _remove_leftovers(layout.assignments_dir)
     staged: dict[str, Path] = {}
     try:
         for assignment in ready:
@@ -72,23 +75,23 @@ def release(layout: KitLayout, names: list[str] | None = None, log=print) -> Rel
     finally:
         for staging in staged.values():
             if staging.exists():
-                publish.discard(staging)
+                files.remove_tree(staging)
     return report
 
 
-def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, log) -> Path:
+def _build(layout: Layout, catalog: Catalog, assignment: Assignment, rules, log) -> Path:
     """Steps 2-5 for one assignment; returns its checked staging folder."""
     name = assignment.name
-    course.prepare_source(layout, assignment)
+    prepare_source(layout, assignment)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"cs231n-release-{name}-") as scratch:
         scratch_gradebook = Path(scratch) / "gradebook.db"
-        generate.generate_assignment(layout.course_dir, name, gradebook=scratch_gradebook)
-        with gradebook.open_gradebook(scratch_gradebook) as scratch_book, \
-                gradebook.open_gradebook(GradingLayout.of(layout).gradebook) as course_book:
-            gradebook.copy_released_cells(scratch_book, course_book, name)
+        nbgrader.generate_assignment(layout.course_dir, name, gradebook=scratch_gradebook)
+        with nbgrader.open_gradebook(scratch_gradebook) as scratch_book, \
+                nbgrader.open_gradebook(layout.gradebook) as course_book:
+            nbgrader.copy_released_cells(scratch_book, course_book, name)
     log(f"release: {name}: nbgrader generate_assignment ({time.monotonic() - started:.1f} s)")
-    released = course.release_dir(layout, name)
+    released = layout.nbgrader_release_dir(name)
     if not (released / assignment.notebook).is_file():
         raise ReleaseError(f"nbgrader did not write {released / assignment.notebook}")
     rewritten = stubs.write_stubs(released / layout.lib_name, catalog)
@@ -96,11 +99,11 @@ def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, l
     for notebook in sorted(released.rglob("*.ipynb")):
         write_notebook(without_volatile_metadata(read_notebook(notebook)), notebook)
 
-    staging = publish.stage(released, layout.assignments_dir, name)
+    staging = _stage(released, layout.assignments_dir, name)
     leaks = leak_scan.scan_release(staging, rules)
     if leaks:
-        publish.discard(staging)
-        publish.discard(released)  # fail closed: nbgrader must not hand this release out either
+        files.remove_tree(staging)
+        files.remove_tree(released)  # fail closed: nbgrader must not hand this release out either
         listing = "\n  ".join(str(leak) for leak in leaks[:50])
         more = f"\n  ... and {len(leaks) - 50} more" if len(leaks) > 50 else ""
         raise ReleaseError(f"{name}: the release leaks instructor-only text; nothing was written.\n  "
@@ -109,7 +112,7 @@ def _build(layout: KitLayout, catalog: Catalog, assignment: Assignment, rules, l
     return staging
 
 
-def _select(layout: KitLayout, catalog: Catalog, names, report: ReleaseReport) -> list[Assignment]:
+def _select(layout: Layout, catalog: Catalog, names, report: ReleaseReport) -> list[Assignment]:
     explicit = bool(names)
     selected = [catalog.get(name) for name in names] if explicit else list(catalog.assignments)
     ready = []
@@ -124,7 +127,7 @@ def _select(layout: KitLayout, catalog: Catalog, names, report: ReleaseReport) -
     return ready
 
 
-def _unsourced_folders(layout: KitLayout, catalog: Catalog) -> list[Path]:
+def _unsourced_folders(layout: Layout, catalog: Catalog) -> list[Path]:
     """Release folders no source would produce: the assignment left tasks.toml or lost its notebook."""
     if not layout.assignments_dir.is_dir():
         return []
@@ -133,7 +136,7 @@ def _unsourced_folders(layout: KitLayout, catalog: Catalog) -> list[Path]:
                   if p.is_dir() and not p.name.startswith(".") and p.name not in sourced)
 
 
-def _source_notebooks(layout: KitLayout, catalog: Catalog) -> list[Path]:
+def _source_notebooks(layout: Layout, catalog: Catalog) -> list[Path]:
     """Every source notebook of every assignment: a hidden test of one must not leak into another."""
     found = []
     for assignment in catalog.assignments:
@@ -141,3 +144,44 @@ def _source_notebooks(layout: KitLayout, catalog: Catalog) -> list[Path]:
         if folder.is_dir():
             found.extend(sorted(folder.rglob("*.ipynb")))
     return [path for path in found if ".ipynb_checkpoints" not in path.parts]
+
+
+def prepare_source(layout: Layout, assignment: Assignment) -> Path:
+    """Rebuild ``course/source/<a>/`` from the single source; returns it."""
+    destination = layout.nbgrader_source_dir(assignment.name)
+    if destination.exists():
+        files.remove_tree(destination)
+    solutions = layout.solutions_dir / assignment.name
+    if (solutions / layout.lib_name).exists():
+        raise ReleaseError(f"{solutions / layout.lib_name}: the library comes from {layout.lib_dir}, "
+                           f"not from the solutions folder; remove this copy")
+    files.copy_tree(solutions, destination)
+    for notebook in sorted(destination.rglob("*.ipynb")):
+        write_notebook(with_stable_cell_ids(read_notebook(notebook), notebook.name), notebook)
+    files.copy_tree(layout.lib_dir, destination / layout.lib_name)
+    if layout.data_script.is_file():
+        files.copy_file(layout.data_script, destination / layout.data_script_release_path)
+    return destination
+
+
+def _stage(release_dir: Path, assignments_dir: Path, assignment: str) -> Path:
+    """Copy nbgrader's release of one assignment into a fresh staging folder beside its target.
+
+    (Same filesystem as the target, so that a rename moves it in whole, after the leak scan.)
+    """
+    assignments_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{assignment}-", dir=assignments_dir))
+    files.copy_tree(release_dir, staging)
+    staging.chmod(0o755)
+    return staging
+
+
+def _remove_leftovers(assignments_dir: Path) -> list[Path]:
+    """Delete staging/retired folders an interrupted release left behind."""
+    if not assignments_dir.is_dir():
+        return []
+    leftovers = [p for p in assignments_dir.iterdir()
+                 if p.is_dir() and p.name.startswith((STAGING_PREFIX, RETIRED_PREFIX))]
+    for folder in leftovers:
+        files.remove_tree(folder)
+    return leftovers

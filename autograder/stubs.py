@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from .errors import ReleaseError
-from .layout import is_ignored
+from .course import is_ignored
 from .markers import Region, find_solution_regions
 from .tasks import Catalog, Task
 

@@ -67,6 +67,11 @@ class Catalog:
                 by_file.setdefault(task.module_file, {})[task.qualname] = task
         return by_file
 
+    def student_files(self) -> frozenset[str]:
+        """The library files (posix paths relative to the library) that hold a task of any assignment:
+        the student's own files, graded as the student wrote them (every other file comes from the release)."""
+        return frozenset(path.as_posix() for path in self.tasks_by_file())
+
 
 def load_catalog(tasks_file: Path, lib_dir: Path) -> Catalog:
     """Parse and check tasks.toml; every task must name an existing module file of ``lib_dir``."""

@@ -30,14 +30,13 @@ from common import ROOT, report
 sys.path.insert(0, str(ROOT))
 from autograder.class_simulation import build_class  # noqa: E402
 from autograder.collect import collect  # noqa: E402
-from autograder.grade_batch import grade_class  # noqa: E402
-from autograder.grading_layout import GradingLayout  # noqa: E402
-from autograder.layout import KitLayout  # noqa: E402
-from autograder.notebook_spec import load_catalog_of, notebook_spec  # noqa: E402
-from autograder.generate import nbgrader_environment  # noqa: E402
+from autograder.grading.batch import grade_class  # noqa: E402
+from autograder.course import Layout  # noqa: E402
+from autograder.notebook_spec import notebook_spec  # noqa: E402
+from autograder.nbgrader import nbgrader_environment  # noqa: E402
 from autograder.notebook_template import ensure_template  # noqa: E402
 from autograder.release import release  # noqa: E402
-from autograder.student_grading import GradingOptions  # noqa: E402
+from autograder.grading.job import GradingOptions  # noqa: E402
 
 KINDS = ("reference", "partial", "stubs")
 
@@ -53,10 +52,10 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
         scratch = Path(scratch)
-        kit = KitLayout.of_repo().with_outputs(course_dir=scratch / "nbgrader_course",
+        kit = Layout.of_repo().with_outputs(course_dir=scratch / "nbgrader_course",
                                                assignments_dir=scratch / "assignments")
         release(kit, [args.assignment], log=lambda line: None)    # also builds nbgrader's course for (1)
-        layout = GradingLayout.of(kit)
+        layout = kit
         kinds = {f"s{index:03d}": KINDS[index % len(KINDS)] for index in range(args.students)}
         folders = build_class(layout, args.assignment, kinds, scratch / "class")
 
@@ -110,12 +109,12 @@ def plain_nbgrader(course_dir: Path, assignment: str, folders: dict[str, Path]) 
     return time.perf_counter() - started
 
 
-def kit_grading(kit: KitLayout, course_dir: Path, assignment: str, folders: dict[str, Path], *, jobs=None,
+def kit_grading(kit: Layout, course_dir: Path, assignment: str, folders: dict[str, Path], *, jobs=None,
                 scheduler=None) -> float:
-    layout = GradingLayout.of(kit, course_dir)
+    layout = kit.with_outputs(course_dir=course_dir)
     collect(layout, assignment, [next(iter(folders.values())).parent], log=lambda line: None)
-    spec = notebook_spec(kit, load_catalog_of(kit).get(assignment))
-    ensure_template(layout, load_catalog_of(kit).get(assignment), spec)   # once per assignment: not timed
+    spec = notebook_spec(kit, kit.catalog().get(assignment))
+    ensure_template(layout, kit.catalog().get(assignment), spec)   # once per assignment: not timed
     started = time.perf_counter()
     outcome = grade_class(layout, assignment, jobs=jobs, scheduler=scheduler, options=GradingOptions(),
                           progress=False)

@@ -5,7 +5,7 @@ from pathlib import Path
 from ..cli_support import fail
 from ..demo import run_demo
 from ..errors import ReleaseError
-from ..layout import REPO_ROOT
+from ..course import REPO_ROOT
 from ..sandbox import SandboxUnavailableError
 
 NAME = "demo"

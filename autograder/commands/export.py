@@ -2,7 +2,8 @@
 
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
-from ..export import export_gradescope, export_nbgrader_csv, export_per_function_csv
+from ..nbgrader import export_csv
+from ..report import export_gradescope, export_per_function_csv
 
 NAME = "export"
 HELP = "write exports/grades.csv (nbgrader export), exports/<a>/per_function.csv, Gradescope results.json"
@@ -16,7 +17,7 @@ def configure(parser) -> None:
 def run(args) -> int:
     layout = layout_from(args)
     try:
-        paths = [export_nbgrader_csv(layout), export_per_function_csv(layout, args.assignment)]
+        paths = [export_csv(layout), export_per_function_csv(layout, args.assignment)]
         gradescope = export_gradescope(layout, args.assignment)
     except (ReleaseError, RuntimeError) as error:
         return fail(NAME, str(error))

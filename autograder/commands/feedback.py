@@ -2,7 +2,7 @@
 
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
-from ..feedback import write_feedback
+from ..report import write_feedback
 
 NAME = "feedback"
 HELP = "write course/feedback/<student>/<assignment>/report.html (no hidden tests, no reference code)"

@@ -4,10 +4,11 @@ import os
 
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
-from ..grade_batch import grade_class
-from ..grade_table import grade_table
+from ..grading.batch import grade_class
+from ..report import grade_table
 from ..sandbox import SandboxUnavailableError
-from ..student_grading import GradingOptions, read_results
+from ..grading.job import GradingOptions
+from ..grading.results import read_results
 
 NAME = "grade"
 HELP = "grade submissions in the sandbox (notebook + library), N at once or on Dask, into gradebook.db"

@@ -2,7 +2,7 @@
 
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
-from ..integrity_report import integrity_report, integrity_text, write_integrity_csv
+from ..report import integrity_report, integrity_text, write_integrity_csv
 
 NAME = "integrity"
 HELP = "report submissions that patch NumPy or the grader, reach for the reference or outside files, or edit locked cells"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..layout import KitLayout
+from ..course import Layout
 from ..release import release
 
 NAME = "release"
@@ -19,6 +19,6 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    layout = KitLayout.of_repo().with_outputs(course_dir=args.course_dir, assignments_dir=args.assignments_dir)
+    layout = Layout.of_repo().with_outputs(course_dir=args.course_dir, assignments_dir=args.assignments_dir)
     release(layout, args.assignments)
     return 0  # skipped assignments (no notebook yet) are reported, not failures; errors raise

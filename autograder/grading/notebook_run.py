@@ -32,6 +32,8 @@ import threading
 import time
 import zlib
 
+import numpy
+
 from cs231n_lib import notebook_utils
 
 from ..notebook_spec import GradeCellSpec, NotebookSpec
@@ -172,6 +174,7 @@ NO_FIGURES = _NoFigures()
 def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, student_modules: frozenset[str],
                  cell_timeout: float) -> NotebookOutcome:
     """Run ``notebook`` (the student's, parsed) with ``process``; score every grade cell of ``spec``."""
+    per_thread_numpy_random()
     library = LibraryView(process, student_modules, spec.solution_names)
     namespace = {"__name__": "__grader__", "__builtins__": builtins}
     for code in spec.setup:
@@ -384,6 +387,45 @@ def _captured_stdout():
         yield buffer
     finally:
         stream.local.sink = None
+
+
+# ----------------------------------------------------------------------------- NumPy's global generator, per thread
+
+class _ThreadRandomState(threading.local):
+    """Each grading thread's own legacy generator (the main thread keeps NumPy's own)."""
+
+    def __init__(self):
+        self.state = _ORIGINAL_RANDOM if threading.current_thread() is threading.main_thread() \
+            else numpy.random.RandomState()
+
+
+_ORIGINAL_RANDOM = numpy.random.mtrand._rand
+_LEGACY_NAMES = [name for name in dir(_ORIGINAL_RANDOM)
+                 if not name.startswith("_") and callable(getattr(_ORIGINAL_RANDOM, name))
+                 and hasattr(numpy.random, name)]
+_random_installed = False
+
+
+def per_thread_numpy_random() -> None:
+    """Make ``np.random.seed``, ``randn``, ``choice``... per thread in this process (installed once).
+
+    Grade cells seed NumPy's global generator (``np.random.seed(231)``) and the reference code they
+    call (the Solver's minibatches) draws from it; with students graded in threads of one process,
+    one student's draws would change another's. Each thread gets its own generator instead, so a
+    student's grade never depends on who else was being graded.
+    """
+    global _random_installed
+    with _install_lock:
+        if _random_installed:
+            return
+        local = _ThreadRandomState()
+        for name in _LEGACY_NAMES:
+            def dispatch(*args, _name=name, **kwargs):
+                return getattr(local.state, _name)(*args, **kwargs)
+            dispatch.__name__ = dispatch.__qualname__ = name
+            dispatch.__doc__ = getattr(_ORIGINAL_RANDOM, name).__doc__
+            setattr(numpy.random, name, dispatch)
+        _random_installed = True
 
 
 # ----------------------------------------------------------------------------- outputs for the instructor's copy

@@ -27,13 +27,15 @@ from pathlib import Path
 import cs231n_lib
 
 from .. import sandbox
+from ..course import LIBRARY
 from ..sandbox import Bind, SandboxLimits, SandboxResult
 from . import wire
 
 PROGRAM = Path(__file__).with_name("student_process.py")
 GRADER_INSIDE = "/grader"
-LIBRARY = cs231n_lib.__name__
 REFERENCE_ROOT = Path(cs231n_lib.__file__).resolve().parent
+if cs231n_lib.__name__ != LIBRARY:
+    raise ImportError(f"the reference library is {cs231n_lib.__name__}, the kit grades {LIBRARY}")
 GRACE_SECONDS = 3.0           # after a request's own deadline, before the process is killed
 START_SECONDS = 60.0          # to start Python, NumPy and (notebook mode) IPython in the sandbox
 
@@ -93,11 +95,11 @@ class StudentProcess:
             binds = [Bind(PROGRAM.parent, GRADER_INSIDE),
                      Bind(library, f"{sandbox.HOME_INSIDE}/{LIBRARY}")]
             command = [sandbox.python_executable(), "-I", "-S", f"{GRADER_INSIDE}/{PROGRAM.name}",
-                       sandbox.PYTHON_PACKAGES_INSIDE, sandbox.HOME_INSIDE, mode]
+                       sandbox.PYTHON_PACKAGES_INSIDE, sandbox.HOME_INSIDE, mode, LIBRARY]
             self._process = sandbox.start_sandboxed(command, binds=binds, limits=limits, env=env,
                                                     use_sandbox=True, scratch_home=True)
         else:
-            command = [sandbox.python_executable(), "-I", "-S", str(PROGRAM), packages, str(home), mode]
+            command = [sandbox.python_executable(), "-I", "-S", str(PROGRAM), packages, str(home), mode, LIBRARY]
             self._process = sandbox.start_sandboxed(command, binds=[Bind(Path(home), str(home), writable=True)],
                                                     limits=limits, env=dict(env or {}, HOME=str(home)),
                                                     use_sandbox=False)

@@ -2,12 +2,13 @@
 
 Usage (the grader starts it; nothing here is meant for people)::
 
-    python -I -S student_process.py PACKAGES HOME MODE
+    python -I -S student_process.py PACKAGES HOME MODE LIBRARY
 
 ``PACKAGES`` is the grading environment's site-packages, ``HOME`` the folder holding the
-student's ``cs231n_lib`` (and the working folder), ``MODE`` is ``library`` (import the
-library, then answer calls) or ``notebook`` (an IPython shell that runs the student's cells
-one request at a time, then answers calls on what they defined).
+student's library (and the working folder), ``MODE`` is ``library`` (import the library,
+then answer calls) or ``notebook`` (an IPython shell that runs the student's cells one
+request at a time, then answers calls on what they defined), ``LIBRARY`` the library's
+package name (``cs231n_lib``).
 
 Requests arrive on standard input and answers leave on standard output, as frames of
 ``wire.py`` (loaded from this file's folder). Whatever the student's code writes to file
@@ -31,7 +32,6 @@ MAX_TEXT = 64 * 2**10          # kept of what one request printed, per stream
 MAX_MESSAGE = 2000             # characters kept of an exception message
 MAX_DISPLAYS = 20              # rich outputs kept per cell
 MAX_IMAGE_CHARS = 2 * 2**20    # one base64 PNG
-LIBRARY = "cs231n_lib"
 
 
 class CallTimedOut(BaseException):
@@ -65,7 +65,7 @@ class BoundedText(io.TextIOBase):
 
 
 def main(argv):
-    packages, home, mode = argv[1:4]
+    packages, home, mode, library = argv[1:5]
     # The answers get private copies of the pipes; fd 0 and 1 become harmless for the student.
     requests_fd, answers_fd = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -78,7 +78,7 @@ def main(argv):
     sys.path.remove(here)
     sys.path.append(home)
     os.chdir(home)
-    server = Server(wire, np, home, mode)
+    server = Server(wire, np, home, mode, library)
     reader = wire.FrameReader(requests_fd, wire.Limits(payload_bytes=2**31))
     signal.signal(signal.SIGALRM, _on_alarm)
     while True:
@@ -97,9 +97,10 @@ def _on_alarm(signum, frame):
 
 
 class Server:
-    def __init__(self, wire, np, home, mode):
+    def __init__(self, wire, np, home, mode, library):
         self.wire, self.np = wire, np
-        self.root = os.path.realpath(os.path.join(home, LIBRARY))
+        self.library = library
+        self.root = os.path.realpath(os.path.join(home, library))
         self.mode = mode
         self.objects = {}           # handle -> object (kept alive, so ids stay unique)
         self.handles = {}           # id(object) -> handle
@@ -123,7 +124,7 @@ class Server:
             reply.update(operation(message, decoder, encoder))
         except BaseException as error:  # the student's error, whatever it is; report it and carry on
             encoder = self.wire.Encoder(handle_of=self._handle_node)
-            reply = {"id": request_id, "ok": False, "error": describe(error)}
+            reply = {"id": request_id, "ok": False, "error": describe(error, self.root)}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
@@ -131,7 +132,7 @@ class Server:
         try:
             return self.wire.encode_frame(reply, encoder.payload)
         except (ValueError, TypeError) as error:   # e.g. text that JSON cannot hold
-            return self.wire.encode_frame({"id": request_id, "ok": False, "error": describe(error)}, [])
+            return self.wire.encode_frame({"id": request_id, "ok": False, "error": describe(error, self.root)}, [])
 
     def _timed(self, message, action):
         timeout = float(message.get("timeout") or 0)
@@ -154,7 +155,7 @@ class Server:
         """The library (``module`` ""), one of its modules, or an attribute path inside one."""
         module_name = str(message.get("module") or "")
         def load():
-            module = importlib.import_module(LIBRARY + ("." + module_name if module_name else ""))
+            module = importlib.import_module(self.library + ("." + module_name if module_name else ""))
             self._require_inside(module)
             target = module
             for part in filter(None, str(message.get("attr") or "").split(".")):
@@ -240,7 +241,7 @@ class Server:
                                                                   store_history=True))
         error = result.error_before_exec or result.error_in_exec
         return {"value": encoder.node({"status": "ok" if error is None else "error",
-                                       "error": None if error is None else describe(error),
+                                       "error": None if error is None else describe(error, self.root),
                                        "displays": list(self.displays)})}
 
     # ------------------------------------------------------------------ objects
@@ -265,7 +266,7 @@ class Server:
     def _instance(self, class_path, state):
         """An object of a library class sent by value: made without ``__init__``, then given its state."""
         module_name, _, qualname = class_path.partition(":")
-        if module_name.split(".")[0] != LIBRARY:
+        if module_name.split(".")[0] != self.library:
             raise Refused(f"objects of {class_path!r} cannot be sent; only the library's classes")
         module = importlib.import_module(module_name)
         cls = module
@@ -280,7 +281,7 @@ class Server:
         location = os.path.realpath(getattr(module, "__file__", None) or "")
         if not location.startswith(self.root + os.sep):
             raise ImportError(f"{module.__name__} was imported from {location or 'nowhere'}, "
-                              f"not from the submitted {LIBRARY}")
+                              f"not from the submitted {self.library}")
 
     # ------------------------------------------------------------------ the notebook's shell
 
@@ -326,15 +327,16 @@ class Server:
         return shell
 
 
-def describe(error):
-    """{type, message, where, timeout} of an exception raised by the student's code."""
+def describe(error, library_root=""):
+    """{type, message, where, timeout} of an exception raised by the student's code (whose library is at
+    ``library_root``)."""
     message = str(error) if not isinstance(error, CallTimedOut) else "the time limit was reached"
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + " [...]"
     frames = traceback.extract_tb(error.__traceback__)
     # The innermost frame of the student's code says where to look.
     where = next((f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in reversed(frames)
-                  if LIBRARY in f.filename or f.filename.startswith("<ipython-input")
+                  if (library_root and f.filename.startswith(library_root)) or f.filename.startswith("<ipython-input")
                   or "ipykernel_" in f.filename or f.filename.startswith("<cell")), None)
     return {"type": type(error).__name__[:80], "message": message, "where": where,
             "timeout": isinstance(error, CallTimedOut)}

@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import ReleaseError
-from ..grading_layout import GradingLayout
+from ..course import Layout
 from ..tasks import load_catalog
 from .documents import Document, assignment_units, independent_documents, read_submission
 from .scoring import PRIOR_WEIGHT, ClassStatistics, PairScore
@@ -52,14 +52,14 @@ def default_corpus(assignment: str) -> Path:
     return INDEPENDENT_CORPUS / assignment
 
 
-def similarity_report(layout: GradingLayout, assignment_name: str, corpus_dirs: list[Path] | None = None,
+def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Path] | None = None,
                       threshold: float = THRESHOLD, prior_weight: float = PRIOR_WEIGHT) -> SimilarityReport:
     """Compare every pair of collected submissions of ``assignment_name``, and each with the reference.
 
     ``corpus_dirs`` (default: the shipped corpus of the assignment) hold known independent
     implementations: they make common code weigh less and are never reported themselves.
     """
-    kit = layout.kit
+    kit = layout
     assignment = load_catalog(kit.tasks_file, kit.lib_dir).get(assignment_name)
     students = layout.students_with_submissions(assignment.name)
     if not students:

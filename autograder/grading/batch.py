@@ -1,0 +1,124 @@
+"""Grade a class: one student per worker (threads here, or Dask tasks), the gradebook written here.
+
+Order of work, and why:
+
+1. apply the sandbox policy once (refuse, or warn loudly with ``unsafe_no_sandbox``);
+2. resolve the plan once (:func:`~autograder.grading.job.plan_for`) and each student's job;
+3. grade students in parallel; each worker writes its student's result file atomically;
+4. as each result arrives, this process writes it into ``gradebook.db`` in one
+   transaction: the gradebook has a single writer, so no locking between workers.
+
+Killed at any moment, the batch leaves whole result files and whole gradebook entries;
+run again, it skips the students whose result still matches and rewrites every result
+into the gradebook (which also completes an entry the kill cut short).
+"""
+
+import concurrent.futures
+import dataclasses
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import files, nbgrader, sandbox
+from ..course import Layout
+from .job import GradingOptions, StudentJob, grade_student, job_for, plan_for
+from .results import check_student_id
+
+
+@dataclasses.dataclass
+class BatchReport:
+    assignment: str
+    results: dict[str, dict] = dataclasses.field(default_factory=dict)        # student -> result
+    internal_errors: dict[str, str] = dataclasses.field(default_factory=dict)  # student -> grader failure
+
+
+def grade_class(layout: Layout, assignment_name: str, students: list[str] | None = None, *,
+                jobs: int | None = None, scheduler: str | None = None, options: GradingOptions = GradingOptions(),
+                unsafe_no_sandbox: bool = False, progress: bool = True) -> BatchReport:
+    layout.catalog().get(assignment_name)   # an unknown assignment fails here, with the known ones
+    students = sorted(students) if students else layout.students_with_submissions(assignment_name)
+    for student in students:
+        check_student_id(student)
+        if not layout.submitted_dir(assignment_name, student).is_dir():
+            raise FileNotFoundError(f"no submission of {student} for {assignment_name}: expected "
+                                    f"{layout.submitted_dir(assignment_name, student)} (run collect first)")
+    if not layout.student_release_dir(assignment_name).is_dir():
+        raise FileNotFoundError(f"{layout.student_release_dir(assignment_name)}: the public release of {assignment_name} "
+                                f"is missing; run `python -m autograder release` first")
+    use_sandbox = sandbox.sandbox_policy(unsafe_no_sandbox)
+    plan = plan_for(layout, assignment_name, options, unsafe_no_sandbox)
+    spec = plan.spec
+    files.remove_stale_partials(layout.results_dir(assignment_name))
+    report = BatchReport(assignment_name)
+    jobs_list = [job_for(layout, plan, student) for student in students]
+    bar = tqdm(total=len(jobs_list), desc=f"grading {assignment_name}", unit="student", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    with nbgrader.open_gradebook(layout.gradebook) as gradebook:
+        nbgrader.ensure_structure(gradebook, spec, {})
+        outcomes = (_on_dask(jobs_list, scheduler) if scheduler
+                    else _on_threads(jobs_list, jobs or os.cpu_count() or 1, use_sandbox))
+        try:
+            for student, result, error in outcomes:
+                if error is not None:
+                    report.internal_errors[student] = error
+                    print(f"grading {student} failed inside the grader (retried next run): {error}", file=sys.stderr)
+                else:
+                    _record(gradebook, layout, spec, result)
+                    report.results[student] = result
+                bar.set_postfix_str(student, refresh=False)
+                bar.update(1)
+        finally:
+            outcomes.close()
+            bar.close()
+    return report
+
+
+def _record(gradebook, layout: Layout, spec, result: dict) -> None:
+    nbgrader.ensure_structure(gradebook, spec, nbgrader.library_max_scores(result))
+    timestamp = _timestamp(layout.submitted_dir(spec.assignment, result["student_id"]))
+    nbgrader.write_student(gradebook, result, spec, timestamp)
+
+
+def _timestamp(submission: Path) -> str | None:
+    try:
+        text = (submission / "timestamp.txt").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text[:64] or None
+
+
+def _on_threads(jobs_list: list[StudentJob], jobs: int, use_sandbox: bool):
+    """Yields (student, result, internal error) as students finish. Threads only wait on sandboxes."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")
+    try:
+        futures = {pool.submit(grade_student, job, use_sandbox): job.student for job in jobs_list}
+        for future in concurrent.futures.as_completed(futures):
+            yield _outcome(futures[future], future)
+    finally:
+        # On an interrupt, do not start the students still waiting; running sandboxes end with their run.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(jobs_list: list[StudentJob], scheduler: str):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError("--scheduler needs Dask distributed: pip install distributed") from None
+    with Client(scheduler, set_as_default=False) as client:
+        futures = {client.submit(grade_student, job, None, pure=False,
+                                 key=f"grade-{job.plan.assignment}-{job.student}-{os.getpid()}"): job.student
+                   for job in jobs_list}
+        for future in as_completed(list(futures), loop=client.loop):
+            yield _outcome(futures[future], future)
+
+
+def _outcome(student: str, future):
+    try:
+        return student, future.result(), None
+    except sandbox.SandboxUnavailableError:
+        raise   # a worker without bubblewrap: configuration, not the student's doing
+    except Exception as error:  # noqa: BLE001  the batch goes on; this student is retried next run
+        return student, None, "".join(traceback.format_exception_only(type(error), error)).strip()
