@@ -5,8 +5,6 @@ wrong shape or value) with a message that says what was expected and what came.
 These lines sit outside the solution regions, so students get them for free.
 """
 
-import numbers
-
 
 def require_float_array(name, x, ndim=None, layout=None):
     """Check that ``x`` is a NumPy/CuPy float array, with ``ndim`` dimensions if given.
@@ -60,15 +58,6 @@ def read_params(param_name, params, defaults):
     if missing:
         raise ValueError(f"{param_name} is missing required keys {missing}")
     return {**defaults, **params}
-
-
-def require_int(name, value, minimum):
-    """Check ``value`` is an integer (not a bool or float) and at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 class _Required:
