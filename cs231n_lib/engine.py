@@ -128,17 +128,24 @@ def plan_stages(input_chw, layers, param_index):
         position = following
     if not stages or not isinstance(stages[-1], FCStage) or stages[-1].relu:
         raise EngineUnsupported("the last layer must be an FC layer giving the class scores")
+    for stage, following in zip(stages, stages[1:]):
+        stage.to_rows = isinstance(stage, ConvStage) and isinstance(following, FCStage)
     return stages
 
 
 class ConvStage:
-    """CONV (stride s, pad p), then optionally RELU and/or a 2x2 stride-2 max pool, on (H, C, N, W)."""
+    """CONV (stride s, pad p), then optionally RELU and/or a 2x2 stride-2 max pool.
+
+    Input (H, C, n, W). Output (H', F, n, W'), or, when an FC layer follows (``to_rows``),
+    the rows (n, F*H'*W') the FC multiplies: the bias/ReLU pass writes them directly.
+    """
 
     def __init__(self, number, conv, in_chw, relu, pool, first):
         self.weight, self.bias = f"W{number}", f"b{number}"
         self.conv, self.relu, self.pool = conv, relu, pool
         self.in_chw = tuple(in_chw)
         self.need_dx = not first  # a network's first layer never needs its input gradient
+        self.to_rows = False  # set by plan_stages when an FC stage follows
         C, H, W = self.in_chw
         g = self.geometry(1)
         self.out_chw = (conv.filters, g.H_out // 2, g.W_out // 2) if pool else (conv.filters, g.H_out, g.W_out)
@@ -152,18 +159,18 @@ class ConvStage:
     def buffer_shapes(self, n):
         """name -> (shape, kind, zeroed): every buffer one shard of n images needs."""
         g = self.geometry(n)
-        F, H2, W2 = self.out_chw
+        F, H_y, W_y = self.out_chw
         shapes = {"L": (g.lowered_shape(), "f", True),
                   "out": ((g.H_out, F, g.cols), "f", False),
                   "dout_padded": (padded_gradient_shape(g), "f", True),
                   "dw_total": ((g.taps, F), "f", False), "dw_scratch": ((g.taps, F), "f", False)}
         if self.pool:
-            shapes.update(max=((H2, F, n * W2), "f", False), y=((H2, F, n, W2), "f", False),
-                          is_max=((H2, F, n * W2), "b", False), unclaimed=((H2, F, n * W2), "b", False))
-        if self.relu and not self.pool:
-            shapes["positive"] = ((g.H_out, F, g.cols), "b", False)
-        if self.relu and self.pool:
-            shapes["positive"] = ((H2, F, n * W2), "b", False)
+            shapes.update(max=((H_y, F, n * W_y), "f", False), dm=((H_y, F, n, W_y), "f", False),
+                          is_max=((H_y, F, n * W_y), "b", False), unclaimed=((H_y, F, n * W_y), "b", False))
+        if self.pool or self.to_rows:  # out itself is the output otherwise
+            shapes["y"] = (((n, F, H_y, W_y) if self.to_rows else (H_y, F, n, W_y)), "f", False)
+        if self.relu:
+            shapes["positive"] = (shapes["y"][0] if "y" in shapes else (H_y, F, n, W_y), "b", False)
         if self.need_dx:
             shapes.update(dL_row=((g.KW * g.C, g.cols), "f", False), dx=((g.H, g.C, n, g.W), "f", False))
         return shapes
@@ -172,54 +179,55 @@ class ConvStage:
         """Per-step views of the weights in the GEMMs' layouts (small copies, shared by the shards)."""
         w = params[self.weight]
         return {"w_rows": weight_rows(w), "w_dx": transposed_weight_rows(w) if self.need_dx else None,
-                "b": params[self.bias][:, None]}
+                "b": params[self.bias][:, None, None]}
+
+    def _hcnw(self, array):
+        """The output buffer y as (H', F, n, W'), a view (transposed when it holds rows)."""
+        return array.transpose(2, 1, 0, 3) if self.to_rows else array
 
     def forward(self, ws, x_hcnw, prepared):
-        """x_hcnw (H, C, n, W) -> the stage's output (H', F, n, W')."""
+        """x_hcnw (H, C, n, W) -> the stage's output (see the class docstring)."""
         xp = get_array_module(ws["out"])
         g = ws["geometry"]
         lower(x_hcnw, g, ws["L"])
         out = ws["out"]
         forward_rows(prepared["w_rows"], ws["L"], g, out)
-        if not self.pool:
-            out += prepared["b"]
-            if self.relu:
-                xp.maximum(out, 0, out=out)
-            return out.reshape(g.H_out, g.F, g.N, g.W_out)
-        # The pool's taps (row a, column q of each window) are contiguous blocks of out.
-        taps = out.reshape(g.H_out // 2, 2, g.F, 2, -1)
-        m = ws["max"]
-        xp.maximum(taps[:, 0, :, 0], taps[:, 0, :, 1], out=m)
-        xp.maximum(m, taps[:, 1, :, 0], out=m)
-        xp.maximum(m, taps[:, 1, :, 1], out=m)
-        # max(x + b) = max(x) + b and relu(max(x)) = max(relu(x)): bias and ReLU on a quarter of the values.
-        y = ws["y"]
-        y_rows = y.reshape(m.shape)
-        xp.add(m, prepared["b"], out=y_rows)
+        F, H_y, W_y = self.out_chw
+        if self.pool:
+            # The pool's taps (row a, column q of each window) are contiguous blocks of out.
+            taps = out.reshape(g.H_out // 2, 2, F, 2, -1)
+            m = ws["max"]
+            xp.maximum(taps[:, 0, :, 0], taps[:, 0, :, 1], out=m)
+            xp.maximum(m, taps[:, 1, :, 0], out=m)
+            xp.maximum(m, taps[:, 1, :, 1], out=m)
+            before_bias = m.reshape(H_y, F, g.N, W_y)
+        else:
+            before_bias = out.reshape(H_y, F, g.N, W_y)
+        # Bias and ReLU after the pool: max(x + b) = max(x) + b and relu(max(x)) = max(relu(x)).
+        y = ws["y"] if "y" in ws else before_bias
+        xp.add(before_bias, prepared["b"], out=self._hcnw(y))
         if self.relu:
-            xp.maximum(y_rows, 0, out=y_rows)
-        return y
+            xp.maximum(y, 0, out=y)
+        return y.reshape(g.N, -1) if self.to_rows else y
 
     def backward(self, ws, dy, prepared, grads, accumulate):
-        """dy (H', F, n, W') -> dx (H, C, n, W) or None; adds or writes dW, db into grads."""
+        """dy, shaped as the output -> dx (H, C, n, W) or None; adds or writes dW, db into grads."""
         xp = get_array_module(dy)
         g = ws["geometry"]
+        F, H_y, W_y = self.out_chw
         rows = gradient_rows(ws["dout_padded"], g)  # (H_out, F, cols), inside the zero padding
-        if self.pool:
-            dm = dy.reshape(ws["max"].shape)
-            if self.relu:
-                xp.greater(ws["y"].reshape(dm.shape), 0, out=ws["positive"])
-                dm *= ws["positive"]
-            db = dm.sum(axis=(0, 2))
-            self._pool_backward(ws, dm, rows.reshape(g.H_out // 2, 2, g.F, 2, -1))
+        dy = self._hcnw(dy.reshape(ws["y"].shape) if self.to_rows else dy)
+        # The pool routes dm to the taps; without a pool dm is the conv's gradient itself.
+        dm = ws["dm"] if self.pool else rows.reshape(H_y, F, g.N, W_y)
+        if self.relu:
+            y = ws["y"] if "y" in ws else ws["out"].reshape(H_y, F, g.N, W_y)
+            xp.greater(y, 0, out=ws["positive"])
+            xp.multiply(dy, self._hcnw(ws["positive"]), out=dm)
         else:
-            d_rows = dy.reshape(g.H_out, g.F, g.cols)
-            if self.relu:
-                xp.greater(ws["out"], 0, out=ws["positive"])
-                xp.multiply(d_rows, ws["positive"], out=rows)
-            else:
-                rows[...] = d_rows
-            db = rows.sum(axis=(0, 2))
+            dm[...] = dy
+        db = dm.sum(axis=(0, 2, 3))
+        if self.pool:
+            self._pool_backward(ws, dm.reshape(ws["max"].shape), rows.reshape(g.H_out // 2, 2, F, 2, -1))
         dw = weight_gradient(ws["L"], rows, g, ws["dw_total"], ws["dw_scratch"])
         _store(grads[self.weight], dw, accumulate)
         _store(grads[self.bias], db, accumulate)
@@ -251,19 +259,14 @@ class FCStage:
     def __init__(self, number, fc, in_shape, relu, first):
         self.weight, self.bias = f"W{number}", f"b{number}"
         self.relu = relu
-        self.in_shape = tuple(in_shape)
         self.D, self.M = math.prod(in_shape), fc.units
         self.w_shape, self.b_shape = (self.D, self.M), (self.M,)
         self.need_dx = not first
-        self.flattens = len(in_shape) == 3 and not first  # after a CONV stage: (H, C, n, W) to (n, C*H*W)
 
     def buffer_shapes(self, n):
         shapes = {"h": ((n, self.M), "f", False)}
         if self.relu:
             shapes["positive"] = ((n, self.M), "b", False)
-        if self.flattens:
-            C, H, W = self.in_shape
-            shapes.update(rows=((n, self.D), "f", False), dx_hcnw=((H, C, n, W), "f", False))
         if self.need_dx:
             shapes["dx"] = ((n, self.D), "f", False)
         return shapes
@@ -273,10 +276,6 @@ class FCStage:
 
     def forward(self, ws, x, prepared):
         xp = get_array_module(ws["h"])
-        if self.flattens:  # (H, C, n, W) -> (n, C, H, W) rows: the order of W's rows
-            C, H, W = self.in_shape
-            ws["rows"].reshape(-1, C, H, W)[...] = x.transpose(2, 1, 0, 3)
-            x = ws["rows"]
         ws["x"] = x
         h = ws["h"]
         xp.matmul(x, prepared["w"], out=h)
@@ -297,13 +296,8 @@ class FCStage:
         _store(grads[self.bias], dh.sum(axis=0), accumulate)
         if not self.need_dx:
             return None
-        dx = ws["dx"]
-        xp.matmul(dh, prepared["w"].T, out=dx)
-        if not self.flattens:
-            return dx
-        C, H, W = self.in_shape
-        ws["dx_hcnw"][...] = dx.reshape(-1, C, H, W).transpose(2, 1, 0, 3)
-        return ws["dx_hcnw"]
+        xp.matmul(dh, prepared["w"].T, out=ws["dx"])
+        return ws["dx"]
 
 
 def _store(target, value, accumulate):
@@ -355,7 +349,7 @@ class TrainingEngine:
         self.grad_views += [self._flat_buffer(expected) for _ in range(self.threads - 1)]
         self._workspaces = [{} for _ in range(self.threads)]
         self._adam_moments = None
-        self._adam_scratch = None
+        self._scratch = self.xp.empty_like(self.param_flat)  # temporaries of the L2 term and Adam
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._blas = None
         if self.threads > 1:
@@ -494,17 +488,31 @@ class TrainingEngine:
 
         def train(worker):
             return lambda: self._run_worker(worker, shards[worker::self.threads], X, y, N, prepared)
+        reg = float(self.model.reg)
+        grad_flat = self.grad_views[0][0]
+
+        def finish(a, b):
+            """On the slice [a, b) of the flat buffers: add the other workers' gradients, then reg * W."""
+            def run():
+                for worker in range(1, workers):
+                    grad_flat[a:b] += self.grad_views[worker][0][a:b]
+                end = min(b, self.num_weights)  # weights come first: biases have no L2 term
+                if reg and end > a:
+                    self.xp.multiply(self.param_flat[a:end], reg, out=self._scratch[a:end])
+                    grad_flat[a:end] += self._scratch[a:end]
+            return run
         with self._single_blas_thread():
             data_loss = sum(self._parallel([train(k) for k in range(workers)]))
-        grad_flat = self.grad_views[0][0]
-        for worker in range(1, workers):
-            grad_flat += self.grad_views[worker][0]
-        reg = float(self.model.reg)
+            self._parallel([finish(a, b) for a, b in self._slices()])
         weights = self.param_flat[:self.num_weights]
-        if reg:
-            grad_flat[:self.num_weights] += reg * weights
         loss = data_loss + 0.5 * reg * float(self.xp.dot(weights, weights))
         return loss, dict(self.grad_views[0][1])
+
+    def _slices(self):
+        """The flat buffers cut into one slice per thread."""
+        size = self.param_flat.size
+        bounds = [size * k // self.threads for k in range(self.threads + 1)]
+        return list(zip(bounds, bounds[1:]))
 
     # --------------------------------------------------------------- Adam
 
@@ -523,11 +531,9 @@ class TrainingEngine:
         first = filled[self.names[0]]
         if any(tuple(c[k] for k in keys) != tuple(first[k] for k in keys) for c in filled.values()):
             return False
-        xp = self.xp
         if self._adam_moments is None:
-            self._adam_moments = (self._flat_buffer(dict((n, v.shape) for n, v in self.param_views.items())),
-                                  self._flat_buffer(dict((n, v.shape) for n, v in self.param_views.items())))
-            self._adam_scratch = xp.empty_like(self.param_flat)
+            shapes = {name: view.shape for name, view in self.param_views.items()}
+            self._adam_moments = (self._flat_buffer(shapes), self._flat_buffer(shapes))
         (m_flat, m_views), (v_flat, v_views) = self._adam_moments
         for name, config in filled.items():
             for key, views in (("m", m_views), ("v", v_views)):
@@ -535,14 +541,11 @@ class TrainingEngine:
                     views[name][...] = config[key]
                     config[key] = views[name]
         grad_flat = self.grad_views[0][0]
-        size = self.param_flat.size
-        bounds = [size * k // self.threads for k in range(self.threads + 1)]
 
         def chunk(a, b):
             config = {k: first[k] for k in keys} | {"m": m_flat[a:b], "v": v_flat[a:b]}
-            return lambda: adam_in_place(self.param_flat[a:b], grad_flat[a:b], config,
-                                         self._adam_scratch[a:b])
-        self._parallel([chunk(a, b) for a, b in zip(bounds, bounds[1:])])
+            return lambda: adam_in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
+        self._parallel([chunk(a, b) for a, b in self._slices()])
         for config in filled.values():
             config["t"] += 1
         return True
