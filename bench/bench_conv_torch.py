@@ -3,7 +3,9 @@
 Ours is the training engine's convolution (``mec.conv_forward_mec`` / ``conv_backward_mec``:
 MEC, on (N, C, H, W) arrays in and out, buffers allocated per call); the im2col fast layer
 (``fast_layers.conv_forward_fast``, the students' version) is timed beside it. Each figure is
-a median over rounds in which every contender runs once in turn. Also reported: our GFLOP/s
+a median over rounds in which every contender runs once in turn (with more than one thread,
+after 0.2 s of rest so that the previous contender's idle BLAS/OpenMP threads have stopped
+spinning). Also reported: our GFLOP/s
 against the measured float32 GEMM peak, and the peak memory NumPy held during one
 forward+backward (tracemalloc).
 
@@ -71,7 +73,7 @@ def main(argv=None):
                     "engine": engine,
                     "torch": torch_step(x, w, b, pad),
                     "im2col": layer_step(fast_layers.conv_forward_fast, fast_layers.conv_backward_fast, x, w, b, pad),
-                }, repeats=args.repeats)
+                }, repeats=args.repeats, settle=0.2 if args.threads > 1 else 0.0)
                 gflops = conv_flops(N, C, H, F, K) / seconds["engine"] / 1e9
                 rows.append((name, N, f"{seconds['engine'] * 1e3:.1f}", f"{seconds['torch'] * 1e3:.1f}",
                              f"{seconds['engine'] / seconds['torch']:.2f}", f"{seconds['im2col'] * 1e3:.1f}",

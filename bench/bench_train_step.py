@@ -6,8 +6,10 @@ Ours is the Solver's path: the training engine (``engine.TrainingEngine``, ``thr
 with one BLAS thread each) and Adam in place on its flat buffers; the library's layers
 (``model.loss`` with per-parameter ``optim.adam``, what the Solver runs with ``engine="off"``)
 are timed beside it. PyTorch runs with ``torch.set_num_threads(threads)``. Each figure is a
-median over rounds in which every contender runs once in turn; peak MiB is what NumPy held
-during our first two steps (buffers allocated included; tracemalloc).
+median over rounds in which every contender runs once in turn (with more than one thread,
+after 0.2 s of rest so that the previous contender's idle BLAS/OpenMP threads have stopped
+spinning); peak MiB is what NumPy held during our first two steps (buffers allocated
+included; tracemalloc).
 
     .venv/bin/python bench/bench_train_step.py [--threads 1]
 """
@@ -102,7 +104,7 @@ def main(argv=None):
                 "engine": engine_step(name, X, y, args.threads),
                 "torch": torch_step(name, X, y),
                 "layers": layers_step(name, X, y),
-            }, repeats=args.repeats)
+            }, repeats=args.repeats, settle=0.2 if args.threads > 1 else 0.0)
             rows.append((name, batch, f"{batch / seconds['engine']:.0f}", f"{batch / seconds['torch']:.0f}",
                          f"{seconds['torch'] / seconds['engine']:.2f}", f"{batch / seconds['layers']:.0f}",
                          f"{memory:.0f}"))

@@ -30,11 +30,14 @@ def median_seconds(fn, repeats=7, warmup=1):
     return statistics.median(times)
 
 
-def paired_median_seconds(functions, repeats=15, warmup=2):
+def paired_median_seconds(functions, repeats=15, warmup=2, settle=0.0):
     """Median wall time of each of ``functions`` (name -> fn), timed in turns.
 
     One call of each, then the next round: on a shared machine the load changes by the
-    second, and taking turns exposes every contender to the same changes.
+    second, and taking turns exposes every contender to the same changes. ``settle``
+    seconds of sleep (not timed) before each call let the previous contender's idle
+    worker threads stop spinning (OpenBLAS's spin for up to about 0.1 s, OpenMP's briefly):
+    with more than one thread they would otherwise take a core from the next contender.
     Returns name -> median seconds.
     """
     for fn in functions.values():
@@ -43,6 +46,7 @@ def paired_median_seconds(functions, repeats=15, warmup=2):
     times = {name: [] for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
+            time.sleep(settle)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
