@@ -1,7 +1,9 @@
 """Conv forward+backward (dx, dw, db) against torch.nn.functional.conv2d on the CPU, same run.
 
 Ours is the training engine's convolution (``mec.conv_forward_mec`` / ``conv_backward_mec``:
-MEC, on (N, C, H, W) arrays in and out, buffers allocated per call); the im2col fast layer
+MEC, on (N, C, H, W) arrays in and out, buffers allocated per call), run as the engine runs
+it: with k threads, the batch in k shards computed in k threads with one BLAS thread each
+(the weight gradients added). The im2col fast layer
 (``fast_layers.conv_forward_fast``, the students' version) is timed beside it. Each figure is
 a median over rounds in which every contender runs once in turn (with more than one thread,
 after 0.2 s of rest so that the previous contender's idle BLAS/OpenMP threads have stopped
@@ -14,9 +16,11 @@ forward+backward (tracemalloc).
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from common import ROOT, gemm_peak_gflops, limit_threads, paired_median_seconds, peak_mib, report
 
@@ -40,7 +44,26 @@ def layer_step(forward, backward, x, w, b, pad):
 
     def step():
         out, cache = forward(x, w, b, conv_param)
-        backward(out, cache)
+        return backward(out, cache)
+    return step
+
+
+def sharded_step(forward, backward, x, w, b, pad, threads):
+    """The step on ``threads`` shards of the batch in as many threads, one BLAS thread each."""
+    if threads == 1:
+        return layer_step(forward, backward, x, w, b, pad)
+    shards = np.array_split(x, threads)
+    steps = [layer_step(forward, backward, shard, w, b, pad) for shard in shards]
+    pool = ThreadPoolExecutor(threads - 1)
+
+    def step():
+        with threadpool_limits(1, user_api="blas"):
+            futures = [pool.submit(s) for s in steps[1:]]
+            _, dw, db = steps[0]()
+            for future in futures:
+                _, dw_shard, db_shard = future.result()
+                dw += dw_shard
+                db += db_shard
     return step
 
 
@@ -68,7 +91,7 @@ def main(argv=None):
                 x = rng.standard_normal((N, C, H, H), dtype=np.float32)
                 w = rng.standard_normal((F, C, K, K), dtype=np.float32)
                 b = rng.standard_normal(F, dtype=np.float32)
-                engine = layer_step(mec.conv_forward_mec, mec.conv_backward_mec, x, w, b, pad)
+                engine = sharded_step(mec.conv_forward_mec, mec.conv_backward_mec, x, w, b, pad, args.threads)
                 seconds = paired_median_seconds({
                     "engine": engine,
                     "torch": torch_step(x, w, b, pad),
