@@ -30,6 +30,41 @@ def median_seconds(fn, repeats=7, warmup=1):
     return statistics.median(times)
 
 
+def paired_median_seconds(functions, repeats=15, warmup=2, settle=0.0):
+    """Median wall time of each of ``functions`` (name -> fn), timed in turns.
+
+    One call of each, then the next round: on a shared machine the load changes by the
+    second, and taking turns exposes every contender to the same changes. ``settle``
+    seconds of sleep (not timed) before each call let the previous contender's idle
+    worker threads stop spinning (OpenBLAS's spin for up to about 0.1 s, OpenMP's briefly):
+    with more than one thread they would otherwise take a core from the next contender.
+    Returns name -> median seconds.
+    """
+    for fn in functions.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, fn in functions.items():
+            time.sleep(settle)
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_mib(fn):
+    """The most memory NumPy (and Python) held at once during ``fn()``, in MiB (tracemalloc)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
 def limit_threads(threads):
     """Limit NumPy's BLAS and (when imported) PyTorch to ``threads`` threads; returns a context."""
     try:

@@ -5,7 +5,7 @@ wrong shape or value) with a message that says what was expected and what came.
 These lines sit outside the solution regions, so students get them for free.
 """
 
-import numbers
+from .backend import get_array_module
 
 
 def require_float_array(name, x, ndim=None, layout=None):
@@ -21,6 +21,30 @@ def require_float_array(name, x, ndim=None, layout=None):
                          f"got shape {tuple(x.shape)}")
     if x.dtype.kind != "f":
         raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
+
+
+def as_float_param(name, value, x, ndim=None, layout=None):
+    """A parameter array (weights, biases, gamma, beta) with a floating dtype.
+
+    A float array comes back unchanged. An integer array, which CS231n's notebooks pass
+    (``b = np.array([0, 128])`` to the conv, ``gamma = np.asarray([3, 4, 5])`` to spatial
+    batch norm), is cast to the dtype NumPy's arithmetic with the data ``x`` gives
+    (``result_type(x, value)``: float64 for int64 with float32 x, as ``x * value`` would be).
+    Anything else (bool, complex, not an array) is a TypeError: a bool mask or complex
+    numbers as weights are bugs, not numbers to convert.
+    """
+    if not (hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ndim")):
+        raise TypeError(f"{name} must be a NumPy or CuPy array{_of_shape(layout)}, "
+                        f"got {type(value).__name__}")
+    if value.dtype.kind in "iu":
+        value = value.astype(get_array_module(x).result_type(x.dtype, value.dtype))
+    elif value.dtype.kind != "f":
+        raise TypeError(f"{name} must hold real numbers (a float dtype, or integers that are "
+                        f"converted to float), got dtype {value.dtype}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions{_of_shape(layout)}, "
+                         f"got shape {tuple(value.shape)}")
+    return value
 
 
 def require_shape(name, x, expected, layout=None):
@@ -60,15 +84,6 @@ def read_params(param_name, params, defaults):
     if missing:
         raise ValueError(f"{param_name} is missing required keys {missing}")
     return {**defaults, **params}
-
-
-def require_int(name, value, minimum):
-    """Check ``value`` is an integer (not a bool or float) and at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 class _Required:

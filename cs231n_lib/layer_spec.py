@@ -42,16 +42,9 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+from .geometry import require_int
+
 __all__ = ["Input", "Conv", "Pool", "Relu", "FC", "Layer", "parse_spec", "render_spec", "as_layers"]
-
-
-def _check_int(owner, name, value, minimum):
-    # bool is an int subclass; Conv(3, True) is a bug, not one filter.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{owner}.{name} must be an int >= {minimum}, "
-                        f"got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{owner}.{name} must be >= {minimum}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +60,7 @@ class Input:
 
     def __post_init__(self):
         for name in ("height", "width", "channels"):
-            _check_int("Input", name, getattr(self, name), 1)
+            require_int(f"Input.{name}", getattr(self, name), 1)
 
     @property
     def shape(self):
@@ -107,10 +100,10 @@ class Conv:
     dilation: int = 1
 
     def __post_init__(self):
-        _check_int("Conv", "size", self.size, 1)
-        _check_int("Conv", "filters", self.filters, 1)
-        _check_int("Conv", "stride", self.stride, 1)
-        _check_int("Conv", "dilation", self.dilation, 1)
+        require_int("Conv.size", self.size, 1)
+        require_int("Conv.filters", self.filters, 1)
+        require_int("Conv.stride", self.stride, 1)
+        require_int("Conv.dilation", self.dilation, 1)
         if self.pad is None:
             pad = _centred_pad(self.size, self.dilation)
             if pad is None:
@@ -119,7 +112,7 @@ class Conv:
                     f"filter size {(self.size - 1) * self.dilation + 1}, so no padding keeps the "
                     f"output size: give pad explicitly (CONV{self.size}-{self.filters}/p0 in a spec)")
             object.__setattr__(self, "pad", pad)  # frozen: fill in the default once, here
-        _check_int("Conv", "pad", self.pad, 0)
+        require_int("Conv.pad", self.pad, 0)
 
     @property
     def conv_param(self):
@@ -158,10 +151,10 @@ class Pool:
     def __post_init__(self):
         if self.kind not in POOL_KINDS:
             raise ValueError(f"Pool.kind must be one of {POOL_KINDS}, got {self.kind!r}")
-        _check_int("Pool", "size", self.size, 1)
+        require_int("Pool.size", self.size, 1)
         if self.stride is None:
             object.__setattr__(self, "stride", self.size)
-        _check_int("Pool", "stride", self.stride, 1)
+        require_int("Pool.stride", self.stride, 1)
 
     @property
     def pool_param(self):
@@ -193,7 +186,7 @@ class FC:
     units: int
 
     def __post_init__(self):
-        _check_int("FC", "units", self.units, 1)
+        require_int("FC.units", self.units, 1)
 
     @property
     def name(self):
@@ -344,7 +337,7 @@ def parse_spec(text, num_classes=None):
         raise TypeError(f"spec must be a str like 'INPUT-32x32x3 -> CONV3-16 -> RELU', "
                         f"got {type(text).__name__}")
     if num_classes is not None:
-        _check_int("parse_spec", "num_classes", num_classes, 1)
+        require_int("num_classes", num_classes, 1)
     tokens = _tokenize(text)
     if not tokens:
         raise ValueError("empty spec: expected layers like 'INPUT-32x32x3 -> CONV3-16 -> RELU'")

@@ -75,8 +75,12 @@ def parse_args(argv=None):
                    help="delete the checkpoints of an earlier run in --out and start afresh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads (default: the library's own choice). On a busy shared "
-                        "machine 1 is often fastest: oversubscribed BLAS threads spin and wait")
+                   help="threads of the training engine, each minibatch split across them with one "
+                        "BLAS thread each (and the BLAS threads where the engine does not run); "
+                        "default: one engine thread, BLAS as the library chooses")
+    p.add_argument("--engine", choices=["auto", "on", "off"], default="auto",
+                   help="the fast training engine (cs231n_lib/engine.py): auto uses it where it "
+                        "supports the model and agrees with model.loss; off always uses model.loss")
     p.add_argument("--verbose", action="store_true", help="print losses instead of a progress bar")
     args = p.parse_args(argv)
     if (args.model == "convnet") != (args.spec is not None):
@@ -169,7 +173,8 @@ def main(argv=None):
                     optim_config={"learning_rate": args.learning_rate}, lr_decay=args.lr_decay,
                     num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                     checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
-                    print_every=100, augment=flip_and_crop if args.augment else None)
+                    print_every=100, augment=flip_and_crop if args.augment else None,
+                    engine=args.engine, threads=args.threads)
     if checkpoint is not None:
         solver.load_checkpoint(checkpoint)
         print(f"resumed from {checkpoint} (epoch {solver.epoch})")
@@ -178,6 +183,7 @@ def main(argv=None):
     started = time.perf_counter()
     solver.train()
     seconds = time.perf_counter() - started
+    print(f"training engine: {solver.engine_note}")
     metrics = {
         "epochs": solver.epoch,
         "final_train_acc": solver.train_acc_history[-1],
@@ -185,6 +191,7 @@ def main(argv=None):
         "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
         "train_seconds_this_run": round(seconds, 1),
         "backend": xp.__name__,
+        "engine": solver.engine_note,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_history(solver, out / "history.png")

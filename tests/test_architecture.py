@@ -46,11 +46,11 @@ def test_dilation_uses_the_effective_filter_size():
 
 
 def test_conv_output_size_rejects_non_integers():
-    with pytest.raises(TypeError, match="S must be an int >= 1, got float 2.0"):
+    with pytest.raises(TypeError, match="S must be an integer >= 1, got float 2.0"):
         conv_output_size(7, 3, 0, 2.0)
-    with pytest.raises(ValueError, match="P must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match="P must be an integer >= 0, got -1"):
         conv_output_size(7, 3, -1, 1)
-    with pytest.raises(TypeError, match="dilation must be an int >= 1, got bool True"):
+    with pytest.raises(TypeError, match="dilation must be an integer >= 1, got bool True"):
         conv_output_size(7, 3, 0, 1, True)
 
 
@@ -219,7 +219,7 @@ def test_summarize_argument_errors():
         summarize("INPUT-8x8x3 -> RELU", input_shape=(8, 8, 1))
     with pytest.raises(ValueError, match=r"input_shape must be \(H, W, C\), got \(8, 8\)"):
         summarize([Relu()], input_shape=(8, 8))
-    with pytest.raises(TypeError, match="bytes_per_value must be an int >= 1"):
+    with pytest.raises(TypeError, match="bytes_per_value must be an integer >= 1"):
         summarize(ALEXNET_CONV1, bytes_per_value=4.0)
     with pytest.raises(TypeError, match="parameter_sharing must be True or False, got 0"):
         summarize(ALEXNET_CONV1, parameter_sharing=0)

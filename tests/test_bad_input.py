@@ -34,7 +34,7 @@ def test_filter_larger_than_padded_input(rng, forward):
     ({"stride": 1}, r"missing required keys \['pad'\]"),
     ({"stride": 0, "pad": 0}, r"stride'\] must be an integer >= 1, got 0"),
     ({"stride": 1, "pad": -1}, r"pad'\] must be an integer >= 0, got -1"),
-    ({"stride": 1.5, "pad": 0}, r"stride'\] must be an integer >= 1, got 1.5"),
+    ({"stride": 1.5, "pad": 0}, r"stride'\] must be an integer >= 1, got float 1.5"),
     ({"stride": 1, "pad": 0, "dilation": 0}, r"dilation'\] must be an integer >= 1, got 0"),
     ({"stride": 1, "pad": 0, "padding": 1}, r"unknown keys \['padding'\]"),
     ([1, 0], r"conv_param must be a dict"),

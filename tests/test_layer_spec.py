@@ -93,7 +93,7 @@ def test_three_levels_of_nesting_multiply():
     ("CONV3-8/s2/s3", r'"CONV3-8/s2/s3" at token 1: .*/s is given twice'),
     ("CONV3-8/x2", r"/x2 is not an option here"),
     ("POOL2/p1", r'"POOL2/p1" at token 1: expected POOLF.*/p1 is not an option here'),
-    ("CONV3-0", r'"CONV3-0" at token 1: expected valid hyperparameters: Conv.filters must be >= 1, got 0'),
+    ("CONV3-0", r'"CONV3-0" at token 1: expected valid hyperparameters: Conv.filters must be an integer >= 1, got 0'),
     ("INPUT-32x32 -> RELU", r'"INPUT-32x32" at token 1: expected INPUT-HxWxC like INPUT-224x224x3'),
     ("RELU -> INPUT-3x3x3", r'"INPUT-3x3x3" at token 2: expected INPUT only as the first token'),
     ("FC-", r'"FC-" at token 1: expected FC-N like FC-4096'),
@@ -131,9 +131,9 @@ def test_bracket_and_repeat_errors(spec, message):
 def test_wrong_argument_types_are_type_errors():
     with pytest.raises(TypeError, match="spec must be a str"):
         parse_spec(["CONV3-8"])
-    with pytest.raises(TypeError, match="num_classes must be an int >= 1, got float 10.0"):
+    with pytest.raises(TypeError, match="num_classes must be an integer >= 1, got float 10.0"):
         parse_spec("FC", num_classes=10.0)
-    with pytest.raises(TypeError, match=r"Conv.filters must be an int >= 1, got bool True"):
+    with pytest.raises(TypeError, match=r"Conv.filters must be an integer >= 1, got bool True"):
         Conv(3, True)
 
 
@@ -143,7 +143,7 @@ def test_dataclasses_check_their_fields():
     assert Conv(4, 8, pad=0).pad == 0
     with pytest.raises(ValueError, match=r"Pool.kind must be one of \('max', 'avg', 'l2'\), got 'min'"):
         Pool("min", 2)
-    with pytest.raises(ValueError, match="Input.channels must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="Input.channels must be an integer >= 1, got 0"):
         Input(32, 32, 0)
     with pytest.raises(Exception):  # frozen: a parsed spec cannot be edited behind a model's back
         Conv(3, 8).filters = 16

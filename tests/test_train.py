@@ -28,6 +28,7 @@ def run(data_dir, out, *extra):
 
 def test_a_run_writes_checkpoints_metrics_and_plots(data_dir, tmp_path):
     metrics = run(data_dir, tmp_path / "run", "--epochs", "2")
+    assert metrics["engine"].startswith("on")  # the training engine, by default
     out = tmp_path / "run"
     for name in ("checkpoint_epoch_1.pkl", "checkpoint_epoch_2.pkl", "config.json", "metrics.json"):
         assert (out / name).exists(), name
@@ -56,8 +57,14 @@ def test_resume_continues_and_refuses_other_settings(data_dir, tmp_path):
 
 def test_convnet_with_augmentation_and_normalization(data_dir, tmp_path):
     metrics = run(data_dir, tmp_path / "run", "--model", "convnet", "--spec",
-                  "CONV3-4 -> RELU -> POOL2 -> FC", "--weight-scale", "he", "--augment", "--normalize")
-    assert metrics["epochs"] == 1
+                  "CONV3-4 -> RELU -> POOL2 -> FC", "--weight-scale", "he", "--augment", "--normalize",
+                  "--threads", "2")
+    assert metrics["epochs"] == 1 and metrics["engine"] == "on (2 threads)"
+    metrics = run(data_dir, tmp_path / "off", "--model", "convnet", "--spec", "CONV3-4 -> RELU -> AVGPOOL2 -> FC",
+                  "--engine", "auto")
+    assert metrics["engine"].startswith("off: layer 3 (AVGPOOL2)")  # outside the engine: model.loss trains
+    metrics = run(data_dir, tmp_path / "forced_off", "--engine", "off")
+    assert metrics["engine"].startswith("off (engine='off')")
 
 
 def test_bad_arguments_and_missing_data(data_dir, tmp_path, capsys):

@@ -15,7 +15,7 @@ array([[0. , 0. , 0. ],
 """
 
 from .backend import get_array_module
-from .checks import (REQUIRED, read_params, require_float_array, require_labels,
+from .checks import (REQUIRED, as_float_param, read_params, require_float_array, require_labels,
                      require_shape)
 from .geometry import conv_output_shape, conv_params, pool_output_shape, pool_params
 
@@ -35,8 +35,8 @@ def affine_forward(x, w, b):
     - cache: (x, w, b)
     """
     require_float_array("x", x, layout="(N, d_1, ..., d_k)")
-    require_float_array("w", w, ndim=2, layout="(D, M)")
-    require_float_array("b", b, ndim=1, layout="(M,)")
+    w = as_float_param("w", w, x, ndim=2, layout="(D, M)")
+    b = as_float_param("b", b, x, ndim=1, layout="(M,)")
     N = x.shape[0]
     D, M = w.shape
     if x.size != N * D:
@@ -112,8 +112,8 @@ def conv_forward_naive(x, w, b, conv_param):
     - cache: (x, w, b, conv_param)
     """
     require_float_array("x", x, ndim=4, layout="(N, C, H, W)")
-    require_float_array("w", w, ndim=4, layout="(F, C, HH, WW)")
-    require_float_array("b", b, ndim=1, layout="(F,)")
+    w = as_float_param("w", w, x, ndim=4, layout="(F, C, HH, WW)")
+    b = as_float_param("b", b, x, ndim=1, layout="(F,)")
     stride, pad, dilation = conv_params(conv_param)
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, stride, pad, dilation)
     require_shape("b", b, (F,), "(F,)")
@@ -280,9 +280,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """
     require_float_array("x", x, ndim=2, layout="(N, D)")
     N, D = x.shape
-    for name, value in (("gamma", gamma), ("beta", beta)):
-        require_float_array(name, value, ndim=1, layout="(D,)")
-        require_shape(name, value, (D,), "(D,)")
+    gamma = as_float_param("gamma", gamma, x, ndim=1, layout="(D,)")
+    beta = as_float_param("beta", beta, x, ndim=1, layout="(D,)")
+    require_shape("gamma", gamma, (D,), "(D,)")
+    require_shape("beta", beta, (D,), "(D,)")
     p = read_params("bn_param", bn_param, _BN_DEFAULTS)
     mode, eps, momentum = p["mode"], p["eps"], p["momentum"]
     if mode not in ("train", "test"):

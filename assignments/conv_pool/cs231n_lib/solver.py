@@ -7,6 +7,15 @@ the host and moves each to the model's device once per step, so the same
 training loop runs on NumPy and on CuPy; losses and accuracies are kept as
 Python floats.
 
+Training engine: by default (``engine="auto"``) the Solver computes each step's loss and
+gradients with ``engine.TrainingEngine`` when it supports the model (ThreeLayerConvNet and
+ConvNet spec nets of the notes' pattern), and updates Adam's parameters in place, several
+times faster on a CPU. It first checks, on the first minibatch, that the engine agrees with
+``model.loss``; if it does not (or the model is another kind), every step uses
+``model.loss``, so the Solver never trains anything other than the model's own loss.
+``engine="off"`` always uses ``model.loss``; ``threads=k`` splits each minibatch across
+k threads of the engine.
+
 Example (``data`` holds X_train, y_train, X_val, y_val)::
 
     solver = Solver(model, data, update_rule="adam",
@@ -24,6 +33,7 @@ from tqdm.auto import tqdm
 
 from . import optim
 from .backend import get_array_module, np, to_device, to_numpy
+from .engine import EngineUnsupported, TrainingEngine
 
 _DEFAULTS = {
     "update_rule": "sgd",
@@ -38,7 +48,10 @@ _DEFAULTS = {
     "verbose": True,
     "seed": None,  # an addition to CS231n: a seed makes minibatch sampling repeatable
     "augment": None,  # an addition: augment(X_batch, rng) -> X_batch, on the host, each step
+    "engine": "auto",  # an addition: "auto", "on" or "off", the training engine (module docstring)
+    "threads": None,  # an addition: the engine's threads per minibatch (None: one)
 }
+ENGINE_CHOICES = ("auto", "on", "off")
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
@@ -50,12 +63,16 @@ class Solver:
     batch_size, num_epochs, num_train_samples (subsample for the train accuracy
     check), num_val_samples (None: all), checkpoint_name (save a checkpoint every
     epoch when set), print_every, verbose (print progress; when False, a progress
-    bar), seed, and augment (a function ``(X_batch, rng) -> X_batch`` applied to each
-    training minibatch on the host, e.g. ``augment.flip_and_crop``). Unknown keyword
-    arguments raise TypeError.
+    bar), seed, augment (a function ``(X_batch, rng) -> X_batch`` applied to each
+    training minibatch on the host, e.g. ``augment.flip_and_crop``), engine ("auto": the
+    training engine where it applies and agrees with model.loss; "on": the engine or an
+    error saying why not; "off": model.loss) and threads (the engine splits each minibatch
+    across this many threads, one BLAS thread each). Unknown keyword arguments raise TypeError.
 
     After ``train()``: loss_history, train_acc_history, val_acc_history,
     best_val_acc, best_params; the model holds the best validation parameters.
+    ``engine`` is the TrainingEngine in use (None before the first step or when off) and
+    ``engine_note`` says which path the steps take and why.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -98,6 +115,17 @@ class Solver:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if options["engine"] not in ENGINE_CHOICES:
+            raise ValueError(f"engine must be one of {ENGINE_CHOICES}, got {options['engine']!r}")
+        threads = options["threads"]
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+        self.engine_choice, self.threads = options["engine"], threads
+        self.engine = None
+        self.engine_note = "not chosen yet (the first training step chooses)"
+        self._engine_checked = options["engine"] == "off"
+        if self._engine_checked:
+            self.engine_note = "off (engine='off'): every step uses model.loss"
         self._reset()
 
     @staticmethod
@@ -132,11 +160,42 @@ class Solver:
             X_host = self.augment(X_host, self._augment_rng)
         X_batch = to_device(X_host, self.xp)  # one host-to-device copy per step
         y_batch = to_device(self.y_train[batch], self.xp)
-        loss, grads = self.model.loss(X_batch, y_batch)
+        engine = self._choose_engine(X_batch, y_batch)
+        if engine is None:
+            loss, grads = self.model.loss(X_batch, y_batch)
+        else:
+            loss, grads = engine.loss(X_batch, y_batch)
         self.loss_history.append(float(loss))
+        if engine is not None and self.update_rule is optim.adam and engine.adam_update(self.optim_configs):
+            return  # every parameter updated at once, in place
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
             self.model.params[name] = next_w
+
+    def _choose_engine(self, X_batch, y_batch):
+        """The engine for the steps, or None for model.loss; decided once, on the first minibatch."""
+        if self._engine_checked:
+            return self.engine
+        self._engine_checked = True
+        try:
+            engine = TrainingEngine(self.model, threads=self.threads or 1)
+        except EngineUnsupported as why:
+            if self.engine_choice == "on":
+                raise
+            self.engine_note = f"off: {why}; every step uses model.loss"
+        else:
+            agrees, difference = engine.agrees_with_model(X_batch, y_batch)
+            if agrees:
+                self.engine = engine
+                self.engine_note = f"on ({engine.threads} thread{'s' * (engine.threads > 1)})"
+            elif self.engine_choice == "on":
+                raise ValueError(f"the training engine disagrees with model.loss on the first minibatch: {difference}")
+            else:
+                engine.close()
+                self.engine_note = (f"off: the engine disagrees with model.loss on the first minibatch "
+                                    f"({difference}); every step uses model.loss")
+        self._log(f"(training engine: {self.engine_note})")
+        return self.engine
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Fraction of ``X`` (host arrays) the model classifies correctly, as a float.
@@ -147,9 +206,10 @@ class Solver:
         if num_samples is not None and N > num_samples:
             keep = self._rng.choice(N, num_samples)
             N, X, y = num_samples, X[keep], y[keep]
+        score = self.model.loss if self.engine is None else self.engine.loss
         predictions = []
         for start in range(0, N, batch_size):
-            scores = self.model.loss(to_device(X[start:start + batch_size], self.xp))
+            scores = score(to_device(X[start:start + batch_size], self.xp))
             predictions.append(to_numpy(scores.argmax(axis=1)))
         return float(np.mean(np.concatenate(predictions) == y))
 

@@ -87,5 +87,35 @@ def adam(w, dw, config=None):
     return w - step, config
 
 
+def adam_in_place(w, dw, config=None, scratch=None):
+    """:func:`adam` with the same arithmetic in the same order (so the same results, bit for
+    bit), but ``w`` and the moments ``config["m"]``, ``config["v"]`` are updated in place:
+    no new arrays. ``scratch`` (w's shape) is reused for the temporaries when given.
+
+    The training engine runs it once on all parameters, held in one flat buffer.
+    Returns (w, config) like every update rule; w is the array passed in.
+    """
+    config = _with_defaults("adam", config, _ADAM, w)
+    xp = get_array_module(w)
+    scratch = xp.empty_like(w) if scratch is None else scratch
+    config["t"] += 1
+    t, beta1, beta2 = config["t"], config["beta1"], config["beta2"]
+    m, v = config["m"], config["v"]
+    m *= beta1
+    xp.multiply(dw, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    xp.multiply(dw, dw, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch
+    xp.sqrt(v, out=scratch)
+    scratch *= 1 / (1 - beta2 ** t) ** 0.5
+    scratch += config["epsilon"]
+    xp.divide(m, scratch, out=scratch)
+    scratch *= config["learning_rate"] / (1 - beta1 ** t)
+    w -= scratch
+    return w, config
+
+
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop,
                 "adagrad": adagrad, "adam": adam}

@@ -23,7 +23,7 @@ or the environment variable ``CS231N_CONV_WORKSPACE_MB`` (default 512 MB).
 import os
 
 from .backend import get_array_module
-from .checks import require_float_array, require_shape
+from .checks import as_float_param, require_float_array, require_shape
 from .geometry import conv_output_shape, conv_params, pool_output_shape, pool_params
 from .im2col import col2im, im2col, tap_slices
 
@@ -101,8 +101,8 @@ def conv_forward_fast(x, w, b, conv_param):
     Returns (out, cache) with cache = (x, w, b, conv_param, cols or None).
     """
     require_float_array("x", x, ndim=4, layout="(N, C, H, W)")
-    require_float_array("w", w, ndim=4, layout="(F, C, HH, WW)")
-    require_float_array("b", b, ndim=1, layout="(F,)")
+    w = as_float_param("w", w, x, ndim=4, layout="(F, C, HH, WW)")
+    b = as_float_param("b", b, x, ndim=1, layout="(F,)")
     stride, pad, dilation = conv_params(conv_param)
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, stride, pad, dilation)
     require_shape("b", b, (F,), "(F,)")

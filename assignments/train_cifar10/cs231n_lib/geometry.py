@@ -1,4 +1,8 @@
-"""Hyperparameters and output sizes of conv and pool layers, read and checked once.
+"""The geometry of conv and pool layers: integer checks, output sizes, hyperparameters.
+
+The one small module the layers, the architecture calculator and the spec parser all
+build on (it imports nothing from them). ``conv_output_size`` is the notes'
+``(W - F + 2P)/S + 1``; ``require_int`` is the one integer check.
 
 Dilation convention: ``dilation=1`` is the ordinary contiguous filter and
 ``dilation=d`` leaves ``d - 1`` gaps between filter taps, as in PyTorch. The
@@ -12,8 +16,76 @@ A filter of size F with dilation d spans ``(F - 1) * d + 1`` inputs.
 (4, 8, 3, 3)
 """
 
-from .architecture import conv_output_size
-from .checks import REQUIRED, read_params, require_int
+import numbers
+from fractions import Fraction
+
+from .checks import REQUIRED, read_params
+
+
+def require_int(name, value, minimum):
+    """Check ``value`` is an integer (a Python or NumPy int, not a bool or float) >= ``minimum``.
+
+    Returns it as a Python int. Raises TypeError for a non-integer, ValueError below ``minimum``.
+    """
+    # bool is an int subclass; True as a stride is a bug, not a 1.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def conv_output_size(W, F, P, S, dilation=1):
+    """Spatial output size of a conv or pool layer: ``(W - F + 2P)/S + 1``.
+
+    W: input size (height or width), F: filter size, P: zero padding on each side,
+    S: stride, dilation: spacing of filter taps (1 = contiguous, as PyTorch; the
+    notes' "dilation 0"). A dilated filter spans ``(F - 1) * dilation + 1`` inputs,
+    and that effective size replaces F in the formula.
+
+    Returns the output size, an int >= 1. Raises ValueError naming W, F, P, S and the
+    result when the hyperparameters are invalid in the notes' sense: the result is not
+    a positive integer, i.e. the filters do not tile the padded input neatly.
+
+    >>> conv_output_size(7, 3, 0, 2)
+    3
+    >>> conv_output_size(7, 3, 0, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid hyperparameters: (W - F + 2P)/S + 1 with W=7, F=3, P=0, S=3 gives 2.333..., not a positive integer
+    """
+    W = require_int("W", W, 1)
+    F = require_int("F", F, 1)
+    P = require_int("P", P, 0)
+    S = require_int("S", S, 1)
+    dilation = require_int("dilation", dilation, 1)
+    effective_F = (F - 1) * dilation + 1
+    result = Fraction(W - effective_F + 2 * P, S) + 1
+    if result.denominator == 1 and result >= 1:
+        return int(result)
+    hyperparameters = f"W={W}, F={F}, P={P}, S={S}"
+    if dilation != 1:
+        hyperparameters += f", dilation={dilation} (effective F={effective_F})"
+    raise ValueError(f"invalid hyperparameters: (W - F + 2P)/S + 1 with {hyperparameters} "
+                     f"gives {_format_fraction(result)}, not a positive integer")
+
+
+def _format_fraction(value):
+    """4.5, -2, 2.333... : exact where short, truncated with an ellipsis where not."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    text = f"{float(value):.6f}".rstrip("0")
+    # Only a terminating decimal that fits six places is exact; mark the rest.
+    exact = Fraction(text) == value
+    return text if exact else f"{float(value):.3f}..."
+
+
+def output_size(axis, size, filter_size, pad, stride, dilation=1):
+    """One spatial output size, with the axis ("height"/"width") named in any error."""
+    try:
+        return conv_output_size(size, filter_size, pad, stride, dilation)
+    except ValueError as err:
+        raise ValueError(f"invalid {axis} geometry: {err}") from None
 
 
 def conv_params(conv_param):
@@ -31,14 +103,6 @@ def pool_params(pool_param):
     return (require_int("pool_param['pool_height']", p["pool_height"], 1),
             require_int("pool_param['pool_width']", p["pool_width"], 1),
             require_int("pool_param['stride']", p["stride"], 1))
-
-
-def output_size(axis, size, filter_size, pad, stride, dilation=1):
-    """One spatial output size, with the axis ("height"/"width") named in any error."""
-    try:
-        return conv_output_size(size, filter_size, pad, stride, dilation)
-    except ValueError as err:
-        raise ValueError(f"invalid {axis} geometry: {err}") from None
 
 
 def conv_output_shape(x_shape, w_shape, stride, pad, dilation):

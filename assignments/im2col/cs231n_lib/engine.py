@@ -1,0 +1,593 @@
+"""The training engine: a fast forward/backward pass and Adam for the kit's models.
+
+``TrainingEngine(model)`` computes what ``model.loss`` computes, for ``ThreeLayerConvNet``
+and for ``ConvNet`` spec nets made of the notes' pattern, several times faster on a CPU;
+the Solver and the training command use it by default (``Solver(..., engine="auto")``).
+It is a separate path, not a replacement: the layers in ``layers.py`` / ``fast_layers.py``
+(the students' functions) are untouched, and the Solver checks the engine against
+``model.loss`` on the first minibatch before trusting it.
+
+What makes it fast (each item measured against PyTorch, docs/benchmarks.md):
+
+- convolutions by MEC (``mec.py``): the input is lowered along the width only and each
+  output row of the whole batch is one matrix multiply;
+- activations stay in one layout, (H, C, N, W), from layer to layer; a conv followed by
+  a 2x2 max pool orders its columns so that the pool's taps are contiguous blocks, the
+  bias is added and the ReLU applied after the pool (max commutes with both), and the
+  pool's backward writes each tap's block once: no scatter, no zero fill;
+- every buffer is allocated once per batch size and reused at every step (``out=``);
+- the parameters and their gradients live in one flat buffer each, so Adam updates all
+  of them at once, in place (``optim.adam_in_place``), and the L2 term is one slice;
+- ``threads=k`` splits each minibatch into k shards run in k threads with one BLAS
+  thread each (NumPy's BLAS and elementwise loops release the GIL); their gradients add.
+
+Supported layers: CONV (any stride and padding; dilation 1), optionally followed by RELU
+and/or a 2x2 stride-2 max pool, then FC layers with optional RELU, then the scores and the
+softmax loss. Anything else (dilation, other pools, a fully convolutional net, another
+model class) raises ``EngineUnsupported`` saying why; the Solver then uses ``model.loss``.
+The same code runs on CuPy (threads are then 1).
+
+Memory: the buffers of one shard take ``workspace_bytes(n)``; a minibatch whose buffers
+would pass the conv workspace budget (``fast_layers.get_workspace_budget()``, 512 MB by
+default) is processed in more shards, one after the other, accumulating the gradients.
+
+Parameters: the engine copies ``model.params`` into its flat buffer and puts views of it
+back into ``model.params``; when someone replaces an array there (``load_checkpoint``,
+another update rule), the next call copies it in again. The gradients it returns are
+views of its gradient buffer, overwritten by the next call.
+
+>>> from cs231n_lib.backend import np
+>>> from cs231n_lib.classifiers import ThreeLayerConvNet
+>>> model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=5)
+>>> engine = TrainingEngine(model)
+>>> X, y = np.random.default_rng(0).standard_normal((2, 3, 8, 8)), np.array([1, 2])
+>>> loss, grads = engine.loss(X, y)
+>>> abs(loss - model.loss(X, y)[0]) < 1e-5
+True
+"""
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+from .backend import get_array_module, np
+from .checks import require_float_array, require_labels, require_shape
+from .fast_layers import get_workspace_budget
+from .layer_spec import FC, Conv, Pool, Relu
+from .layers import softmax_loss
+from .mec import (MecGeometry, forward_rows, gradient_rows, input_gradient, lower,
+                  padded_gradient_shape, transposed_weight_rows, weight_gradient, weight_rows)
+from .optim import _ADAM, _with_defaults, adam_in_place
+
+
+class EngineUnsupported(ValueError):
+    """The engine cannot run this model; the message says which layer and why."""
+
+
+# ----------------------------------------------------------------------------- the plan
+
+def model_layers(model):
+    """The model as (input (C, H, W), layers, parameter number of each CONV/FC), or EngineUnsupported.
+
+    ThreeLayerConvNet is the spec ``CONVk-F -> RELU -> POOL2 -> FC-hidden -> RELU -> FC``,
+    read off its parameters' shapes.
+    """
+    from .classifiers import ConvNet, ThreeLayerConvNet  # the models import the layers; avoid a cycle
+    if type(model) is ConvNet:
+        if model.fully_convolutional:
+            raise EngineUnsupported("a fully convolutional ConvNet (no FC layer) gives a grid of scores")
+        return model.input_dim, list(model.layers), dict(model.param_index)
+    if type(model) is ThreeLayerConvNet:
+        shapes = {name: tuple(value.shape) for name, value in model.params.items()}
+        W1, W2, W3 = shapes.get("W1", ()), shapes.get("W2", ()), shapes.get("W3", ())
+        if sorted(shapes) != ["W1", "W2", "W3", "b1", "b2", "b3"] or len(W1) != 4 or len(W2) != 2 \
+                or len(W3) != 2 or W1[2] != W1[3] or W1[2] % 2 == 0:
+            raise EngineUnsupported(f"ThreeLayerConvNet parameters of shapes {shapes} are not "
+                                    "conv (F, C, k, k) with an odd k, affine (D, hidden), affine (hidden, classes)")
+        layers = [Conv(W1[2], W1[0]), Relu(), Pool("max", 2, 2), FC(W2[1]), Relu(), FC(W3[1])]
+        return tuple(model.input_dim), layers, {0: 1, 3: 2, 5: 3}
+    raise EngineUnsupported(f"the engine knows ThreeLayerConvNet and ConvNet, not {type(model).__name__}")
+
+
+def plan_stages(input_chw, layers, param_index):
+    """Group the layers into stages: CONV (+RELU) (+POOL2), then FC (+RELU); the last FC gives the scores."""
+    stages, position, shape = [], 0, tuple(input_chw)
+    while position < len(layers):
+        layer = layers[position]
+        where = f"layer {position + 1} ({layer.name})"
+        if isinstance(layer, Conv):
+            if stages and isinstance(stages[-1], FCStage):
+                raise EngineUnsupported(f"{where}: a CONV after an FC layer")
+            if layer.dilation != 1:
+                raise EngineUnsupported(f"{where}: dilation {layer.dilation} (the engine's MEC conv has none)")
+            relu = pool = False
+            following = position + 1
+            for _ in range(2):  # RELU and 2x2 max pool, in either order, each at most once
+                if following >= len(layers):
+                    break
+                nxt = layers[following]
+                if isinstance(nxt, Relu) and not relu:
+                    relu = True
+                elif isinstance(nxt, Pool) and not pool:
+                    if (nxt.kind, nxt.size, nxt.stride) != ("max", 2, 2):
+                        raise EngineUnsupported(f"layer {following + 1} ({nxt.name}): only 2x2 stride-2 "
+                                                "max pooling is fused into the engine's conv")
+                    pool = True
+                else:
+                    break
+                following += 1
+            stage = ConvStage(param_index[position], layer, shape, relu, pool, first=not stages)
+            shape = stage.out_chw
+        elif isinstance(layer, FC):
+            relu = position + 1 < len(layers) and isinstance(layers[position + 1], Relu)
+            following = position + 1 + relu
+            stage = FCStage(param_index[position], layer, shape, relu, first=not stages)
+            shape = (layer.units,)
+        else:
+            raise EngineUnsupported(f"{where} does not follow a CONV or FC layer the engine can fuse it with")
+        stages.append(stage)
+        position = following
+    if not stages or not isinstance(stages[-1], FCStage) or stages[-1].relu:
+        raise EngineUnsupported("the last layer must be an FC layer giving the class scores")
+    for stage, following in zip(stages, stages[1:]):
+        stage.to_rows = isinstance(stage, ConvStage) and isinstance(following, FCStage)
+    return stages
+
+
+class ConvStage:
+    """CONV (stride s, pad p), then optionally RELU and/or a 2x2 stride-2 max pool.
+
+    Input (H, C, n, W). Output (H', F, n, W'), or, when an FC layer follows (``to_rows``),
+    the rows (n, F*H'*W') the FC multiplies: the bias/ReLU pass writes them directly.
+    """
+
+    def __init__(self, number, conv, in_chw, relu, pool, first):
+        self.weight, self.bias = f"W{number}", f"b{number}"
+        self.conv, self.relu, self.pool = conv, relu, pool
+        self.in_chw = tuple(in_chw)
+        self.need_dx = not first  # a network's first layer never needs its input gradient
+        self.to_rows = False  # set by plan_stages when an FC stage follows
+        C, H, W = self.in_chw
+        g = self.geometry(1)
+        self.out_chw = (conv.filters, g.H_out // 2, g.W_out // 2) if pool else (conv.filters, g.H_out, g.W_out)
+        self.w_shape, self.b_shape = (conv.filters, C, conv.size, conv.size), (conv.filters,)
+
+    def geometry(self, n):
+        C, H, W = self.in_chw
+        return MecGeometry.of((n, C, H, W), (self.conv.filters, C, self.conv.size, self.conv.size),
+                              self.conv.stride, self.conv.pad, pool=self.pool)
+
+    def buffer_shapes(self, n):
+        """name -> (shape, kind, zeroed): every buffer one shard of n images needs."""
+        g = self.geometry(n)
+        F, H_y, W_y = self.out_chw
+        shapes = {"L": (g.lowered_shape(), "f", True),
+                  "out": ((g.H_out, F, g.cols), "f", False),
+                  "dout_padded": (padded_gradient_shape(g), "f", True),
+                  "dw_total": ((g.taps, F), "f", False), "dw_scratch": ((g.taps, F), "f", False)}
+        if self.pool:
+            shapes.update(max=((H_y, F, n * W_y), "f", False), dm=((H_y, F, n, W_y), "f", False),
+                          is_max=((H_y, F, n * W_y), "b", False), unclaimed=((H_y, F, n * W_y), "b", False))
+        if self.pool or self.to_rows:  # out itself is the output otherwise
+            shapes["y"] = (((n, F, H_y, W_y) if self.to_rows else (H_y, F, n, W_y)), "f", False)
+        if self.relu:
+            shapes["positive"] = (shapes["y"][0] if "y" in shapes else (H_y, F, n, W_y), "b", False)
+        if self.need_dx:
+            shapes.update(dL_row=((g.KW * g.C, g.cols), "f", False), dx=((g.H, g.C, n, g.W), "f", False))
+        return shapes
+
+    def prepare(self, params):
+        """Per-step views of the weights in the GEMMs' layouts (small copies, shared by the shards)."""
+        w = params[self.weight]
+        return {"w_rows": weight_rows(w), "w_dx": transposed_weight_rows(w) if self.need_dx else None,
+                "b": params[self.bias][:, None, None]}
+
+    def _hcnw(self, array):
+        """The output buffer y as (H', F, n, W'), a view (transposed when it holds rows)."""
+        return array.transpose(2, 1, 0, 3) if self.to_rows else array
+
+    def forward(self, ws, x_hcnw, prepared):
+        """x_hcnw (H, C, n, W) -> the stage's output (see the class docstring)."""
+        xp = get_array_module(ws["out"])
+        g = ws["geometry"]
+        lower(x_hcnw, g, ws["L"])
+        out = ws["out"]
+        forward_rows(prepared["w_rows"], ws["L"], g, out)
+        F, H_y, W_y = self.out_chw
+        if self.pool:
+            # The pool's taps (row a, column q of each window) are contiguous blocks of out.
+            taps = out.reshape(g.H_out // 2, 2, F, 2, -1)
+            m = ws["max"]
+            xp.maximum(taps[:, 0, :, 0], taps[:, 0, :, 1], out=m)
+            xp.maximum(m, taps[:, 1, :, 0], out=m)
+            xp.maximum(m, taps[:, 1, :, 1], out=m)
+            before_bias = m.reshape(H_y, F, g.N, W_y)
+        else:
+            before_bias = out.reshape(H_y, F, g.N, W_y)
+        # Bias and ReLU after the pool: max(x + b) = max(x) + b and relu(max(x)) = max(relu(x)).
+        y = ws["y"] if "y" in ws else before_bias
+        xp.add(before_bias, prepared["b"], out=self._hcnw(y))
+        if self.relu:
+            xp.maximum(y, 0, out=y)
+        return y.reshape(g.N, -1) if self.to_rows else y
+
+    def backward(self, ws, dy, prepared, grads, accumulate):
+        """dy, shaped as the output -> dx (H, C, n, W) or None; adds or writes dW, db into grads."""
+        xp = get_array_module(dy)
+        g = ws["geometry"]
+        F, H_y, W_y = self.out_chw
+        rows = gradient_rows(ws["dout_padded"], g)  # (H_out, F, cols), inside the zero padding
+        dy = self._hcnw(dy.reshape(ws["y"].shape) if self.to_rows else dy)
+        # The pool routes dm to the taps; without a pool dm is the conv's gradient itself.
+        dm = ws["dm"] if self.pool else rows.reshape(H_y, F, g.N, W_y)
+        if self.relu:
+            y = ws["y"] if "y" in ws else ws["out"].reshape(H_y, F, g.N, W_y)
+            xp.greater(y, 0, out=ws["positive"])
+            xp.multiply(dy, self._hcnw(ws["positive"]), out=dm)
+        else:
+            dm[...] = dy
+        db = dm.sum(axis=(0, 2, 3))
+        if self.pool:
+            self._pool_backward(ws, dm.reshape(ws["max"].shape), rows.reshape(g.H_out // 2, 2, F, 2, -1))
+        dw = weight_gradient(ws["L"], rows, g, ws["dw_total"], ws["dw_scratch"])
+        _store(grads[self.weight], dw, accumulate)
+        _store(grads[self.bias], db, accumulate)
+        if not self.need_dx:
+            return None
+        input_gradient(prepared["w_dx"], ws["dout_padded"], g, ws["dL_row"], ws["dx"])
+        return ws["dx"]
+
+    @staticmethod
+    def _pool_backward(ws, dm, d_taps):
+        """Each window's gradient to its first maximal tap in row-major order (as the naive pool)."""
+        xp = get_array_module(dm)
+        taps = ws["out"].reshape(d_taps.shape)
+        m, is_max, unclaimed = ws["max"], ws["is_max"], ws["unclaimed"]
+        xp.equal(taps[:, 0, :, 0], m, out=is_max)
+        xp.multiply(dm, is_max, out=d_taps[:, 0, :, 0])
+        xp.logical_not(is_max, out=unclaimed)
+        for a, q in ((0, 1), (1, 0)):
+            xp.equal(taps[:, a, :, q], m, out=is_max)
+            is_max &= unclaimed
+            xp.multiply(dm, is_max, out=d_taps[:, a, :, q])
+            unclaimed ^= is_max
+        xp.multiply(dm, unclaimed, out=d_taps[:, 1, :, 1])  # the last tap holds the max where no other did
+
+
+class FCStage:
+    """FC (affine), optionally followed by RELU, on (n, D) rows."""
+
+    def __init__(self, number, fc, in_shape, relu, first):
+        self.weight, self.bias = f"W{number}", f"b{number}"
+        self.relu = relu
+        self.D, self.M = math.prod(in_shape), fc.units
+        self.w_shape, self.b_shape = (self.D, self.M), (self.M,)
+        self.need_dx = not first
+
+    def buffer_shapes(self, n):
+        shapes = {"h": ((n, self.M), "f", False)}
+        if self.relu:
+            shapes["positive"] = ((n, self.M), "b", False)
+        if self.need_dx:
+            shapes["dx"] = ((n, self.D), "f", False)
+        return shapes
+
+    def prepare(self, params):
+        return {"w": params[self.weight], "b": params[self.bias]}
+
+    def forward(self, ws, x, prepared):
+        xp = get_array_module(ws["h"])
+        ws["x"] = x
+        h = ws["h"]
+        xp.matmul(x, prepared["w"], out=h)
+        h += prepared["b"]
+        if self.relu:
+            xp.maximum(h, 0, out=h)
+        return h
+
+    def backward(self, ws, dh, prepared, grads, accumulate):
+        xp = get_array_module(dh)
+        if self.relu:
+            xp.greater(ws["h"], 0, out=ws["positive"])
+            dh *= ws["positive"]
+        if accumulate:
+            grads[self.weight] += ws["x"].T @ dh
+        else:
+            xp.matmul(ws["x"].T, dh, out=grads[self.weight])
+        _store(grads[self.bias], dh.sum(axis=0), accumulate)
+        if not self.need_dx:
+            return None
+        xp.matmul(dh, prepared["w"].T, out=ws["dx"])
+        return ws["dx"]
+
+
+def _store(target, value, accumulate):
+    if accumulate:
+        target += value
+    else:
+        target[...] = value
+
+
+# ----------------------------------------------------------------------------- the engine
+
+class TrainingEngine:
+    """Loss, gradients and Adam for ``model`` (see the module docstring).
+
+    - model: a ThreeLayerConvNet or ConvNet (else EngineUnsupported says why)
+    - threads: shards of each minibatch run in parallel, one BLAS thread each (NumPy only;
+      1 = no threads of the engine's own, BLAS as configured)
+
+    ``loss(X, y=None)`` has ``model.loss``'s contract; ``adam_update(configs)`` applies Adam
+    to every parameter at once; ``agrees_with_model(X, y)`` compares with ``model.loss``.
+    """
+
+    def __init__(self, model, threads=1):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.model = model
+        self.input_chw, layers, param_index = model_layers(model)
+        self.stages = plan_stages(self.input_chw, layers, param_index)
+        params = model.params
+        first = next(iter(params.values()))
+        self.xp = get_array_module(first)
+        self.dtype = first.dtype
+        self.threads = threads if self.xp is np else 1
+        expected = {}
+        for stage in self.stages:
+            expected[stage.weight], expected[stage.bias] = stage.w_shape, stage.b_shape
+        actual = {name: tuple(value.shape) for name, value in params.items()}
+        if actual != expected or any(value.dtype != self.dtype or value.dtype.kind != "f"
+                                     for value in params.values()):
+            raise EngineUnsupported(f"the model's parameters {actual} (dtypes "
+                                    f"{sorted({str(v.dtype) for v in params.values()})}) are not the "
+                                    f"{expected} of its layers in one float dtype")
+        # Weights first, then biases: the L2 penalty is then the one slice [:num_weights].
+        names = [s.weight for s in self.stages] + [s.bias for s in self.stages]
+        self.names = names
+        self.num_weights = sum(math.prod(expected[s.weight]) for s in self.stages)
+        self.param_flat, self.param_views = self._flat_buffer(expected)
+        self.grad_views = [self._flat_buffer(expected)]
+        self.grad_views += [self._flat_buffer(expected) for _ in range(self.threads - 1)]
+        self._workspaces = [{} for _ in range(self.threads)]
+        self._adam_moments = None
+        self._scratch = self.xp.empty_like(self.param_flat)  # temporaries of the L2 term and Adam
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        self._blas = None
+        if self.threads > 1:
+            from threadpoolctl import ThreadpoolController
+            self._blas = ThreadpoolController()
+        self.bind_parameters()
+
+    def _flat_buffer(self, shapes):
+        flat = self.xp.zeros(sum(math.prod(s) for s in shapes.values()), dtype=self.dtype)
+        views, start = {}, 0
+        for name in self.names:
+            size = math.prod(shapes[name])
+            views[name] = flat[start:start + size].reshape(shapes[name])
+            start += size
+        return flat, views
+
+    def bind_parameters(self):
+        """Make model.params hold views of the flat buffer, copying in any array put there since."""
+        params = self.model.params
+        for name, view in self.param_views.items():
+            value = params[name]
+            if value is not view:
+                if tuple(value.shape) != view.shape:
+                    raise ValueError(f"model.params[{name!r}] changed shape to {tuple(value.shape)}; "
+                                     f"the engine was built for {view.shape}")
+                view[...] = value
+                params[name] = view
+
+    # --------------------------------------------------------------- memory and shards
+
+    def workspace_bytes(self, n):
+        """Bytes of the buffers one shard of n images needs."""
+        itemsize = self.dtype.itemsize
+        total = 0
+        for stage in self.stages:
+            for shape, kind, _ in stage.buffer_shapes(n).values():
+                total += math.prod(shape) * (itemsize if kind == "f" else 1)
+        return total
+
+    def shards(self, N):
+        """[(start, stop)]: at least one shard per thread, none over the workspace budget."""
+        per_image = max(1, self.workspace_bytes(1))
+        largest = max(1, get_workspace_budget() // per_image)
+        count = max(min(self.threads, N), math.ceil(N / largest))
+        bounds = [round(k * N / count) for k in range(count + 1)]
+        return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+    def _workspace(self, worker, n):
+        """The buffers of one worker for shards of n images, allocated once and kept."""
+        cache = self._workspaces[worker]
+        if n not in cache:
+            if len(cache) >= 2:  # one training and one evaluation batch size, at most
+                cache.pop(next(iter(cache)))
+            xp = self.xp
+            cache[n] = []
+            for stage in self.stages:
+                ws = {}
+                for name, (shape, kind, zeroed) in stage.buffer_shapes(n).items():
+                    dtype = self.dtype if kind == "f" else bool
+                    ws[name] = xp.zeros(shape, dtype=dtype) if zeroed else xp.empty(shape, dtype=dtype)
+                if isinstance(stage, ConvStage):
+                    ws["geometry"] = stage.geometry(n)
+                cache[n].append(ws)
+        return cache[n]
+
+    # --------------------------------------------------------------- forward and backward
+
+    def _check_input(self, X):
+        require_float_array("X", X, ndim=4, layout="(N, C, H, W)")
+        require_shape("X", X, (X.shape[0], *self.input_chw), "(N, C, H, W)")
+        if get_array_module(X) is not self.xp:
+            raise TypeError(f"X is a {get_array_module(X).__name__} array but the model's parameters "
+                            f"live in {self.xp.__name__}: move X with backend.to_device first")
+
+    def _forward(self, worker, X_shard, prepared):
+        n = X_shard.shape[0]
+        workspaces = self._workspace(worker, n)
+        if isinstance(self.stages[0], ConvStage):
+            a = X_shard.transpose(2, 1, 0, 3)  # (n, C, H, W) read as (H, C, n, W), no copy
+        else:
+            a = X_shard.reshape(n, -1).astype(self.dtype, copy=False)
+        for stage, ws, prep in zip(self.stages, workspaces, prepared):
+            a = stage.forward(ws, a, prep)
+        return a, workspaces
+
+    def _run_worker(self, worker, shard_list, X, y, N, prepared):
+        """Forward and backward of this worker's shards; returns its share of the data loss."""
+        data_loss = 0.0
+        grads = self.grad_views[worker][1]
+        for index, (start, stop) in enumerate(shard_list):
+            scores, workspaces = self._forward(worker, X[start:stop], prepared)
+            shard_loss, dscores = softmax_loss(scores, y[start:stop])
+            share = (stop - start) / N  # softmax_loss averages over the shard; the batch is N
+            data_loss += shard_loss * share
+            d = dscores * share
+            for stage, ws, prep in zip(reversed(self.stages), reversed(workspaces), reversed(prepared)):
+                d = stage.backward(ws, d, prep, grads, accumulate=index > 0)
+        return data_loss
+
+    def _parallel(self, tasks):
+        """Run zero-argument functions, the first in this thread, the others in the pool."""
+        if len(tasks) == 1:
+            return [tasks[0]()]
+        futures = [self._pool.submit(task) for task in tasks[1:]]
+        first = tasks[0]()
+        return [first] + [future.result() for future in futures]
+
+    def _single_blas_thread(self):
+        if self._blas is None:
+            return _NoLimit()
+        return self._blas.limit(limits=1, user_api="blas")
+
+    def loss(self, X, y=None):
+        """Scores (N, classes) when y is None, else (loss, grads), as ``model.loss``.
+
+        The grads are views of the engine's gradient buffer, valid until the next call.
+        """
+        self._check_input(X)
+        self.bind_parameters()
+        prepared = [stage.prepare(self.param_views) for stage in self.stages]
+        N = X.shape[0]
+        shards = self.shards(N)
+        if y is None:
+            scores = self.xp.empty((N, self.stages[-1].M), dtype=self.dtype)
+
+            def evaluate(worker):
+                def run():
+                    for start, stop in shards[worker::self.threads]:
+                        scores[start:stop] = self._forward(worker, X[start:stop], prepared)[0]
+                return run
+            with self._single_blas_thread():
+                self._parallel([evaluate(k) for k in range(min(self.threads, len(shards)))])
+            return scores
+        require_labels(y, N, self.stages[-1].M)
+        workers = min(self.threads, len(shards))
+
+        def train(worker):
+            return lambda: self._run_worker(worker, shards[worker::self.threads], X, y, N, prepared)
+        reg = float(self.model.reg)
+        grad_flat = self.grad_views[0][0]
+
+        def finish(a, b):
+            """On the slice [a, b) of the flat buffers: add the other workers' gradients, then reg * W."""
+            def run():
+                for worker in range(1, workers):
+                    grad_flat[a:b] += self.grad_views[worker][0][a:b]
+                end = min(b, self.num_weights)  # weights come first: biases have no L2 term
+                if reg and end > a:
+                    self.xp.multiply(self.param_flat[a:end], reg, out=self._scratch[a:end])
+                    grad_flat[a:end] += self._scratch[a:end]
+            return run
+        with self._single_blas_thread():
+            data_loss = sum(self._parallel([train(k) for k in range(workers)]))
+            self._parallel([finish(a, b) for a, b in self._slices()])
+        weights = self.param_flat[:self.num_weights]
+        loss = data_loss + 0.5 * reg * float(self.xp.dot(weights, weights))
+        return loss, dict(self.grad_views[0][1])
+
+    def _slices(self):
+        """The flat buffers cut into one slice per thread."""
+        size = self.param_flat.size
+        bounds = [size * k // self.threads for k in range(self.threads + 1)]
+        return list(zip(bounds, bounds[1:]))
+
+    # --------------------------------------------------------------- Adam
+
+    def adam_update(self, configs):
+        """Adam on every parameter at once, in place, with the Solver's per-parameter configs.
+
+        configs: name -> Adam config (``optim.adam``'s keys). Their moments become views
+        of the engine's flat moment buffers (so checkpoints still hold one array per
+        parameter) and every ``t`` advances. Returns False, changing nothing, when the
+        configs' hyperparameters or steps differ (then update each parameter with adam).
+        Call right after ``loss(X, y)``: it uses the gradients of that call.
+        """
+        filled = {name: _with_defaults("adam", configs[name], _ADAM, self.param_views[name])
+                  for name in self.names}
+        keys = ("learning_rate", "beta1", "beta2", "epsilon", "t")
+        first = filled[self.names[0]]
+        if any(tuple(c[k] for k in keys) != tuple(first[k] for k in keys) for c in filled.values()):
+            return False
+        if self._adam_moments is None:
+            shapes = {name: view.shape for name, view in self.param_views.items()}
+            self._adam_moments = (self._flat_buffer(shapes), self._flat_buffer(shapes))
+        (m_flat, m_views), (v_flat, v_views) = self._adam_moments
+        for name, config in filled.items():
+            for key, views in (("m", m_views), ("v", v_views)):
+                if config[key] is not views[name]:
+                    views[name][...] = config[key]
+                    config[key] = views[name]
+        grad_flat = self.grad_views[0][0]
+
+        def chunk(a, b):
+            config = {k: first[k] for k in keys} | {"m": m_flat[a:b], "v": v_flat[a:b]}
+            return lambda: adam_in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
+        self._parallel([chunk(a, b) for a, b in self._slices()])
+        for config in filled.values():
+            config["t"] += 1
+        return True
+
+    # --------------------------------------------------------------- checking against the model
+
+    def agrees_with_model(self, X, y=None, tolerance=None):
+        """(True, "") when the engine matches ``model.loss(X, y)``, else (False, what differs).
+
+        Compares the scores, or the loss and every gradient, relative to their size:
+        ``|a - b| <= tolerance * max|b|`` (default 1e-3 in float32, 1e-7 in float64).
+        """
+        if tolerance is None:
+            tolerance = 1e-3 if self.dtype.itemsize <= 4 else 1e-7
+        self.bind_parameters()
+        expected = self.model.loss(X, y)
+        got = self.loss(X, y)
+        if y is None:
+            pairs = [("scores", got, expected)]
+        else:
+            pairs = [("loss", self.xp.asarray(got[0]), self.xp.asarray(expected[0]))]
+            pairs += [(f"gradient of {name}", got[1][name], expected[1][name]) for name in self.names]
+        for what, a, b in pairs:
+            scale = float(abs(b).max()) if b.size else 0.0
+            error = float(abs(a - b).max()) if b.size else 0.0
+            if not error <= tolerance * max(scale, 1e-12):
+                return False, (f"{what}: the engine and model.loss differ by {error:.3g} "
+                               f"(largest value {scale:.3g}, tolerance {tolerance:g} of it)")
+        return True, ""
+
+    def close(self):
+        """Stop the engine's threads (they also stop when the engine is garbage-collected)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+class _NoLimit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+

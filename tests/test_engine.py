@@ -1,0 +1,318 @@
+"""The training engine against the naive layers and the models' own loss, on every branch.
+
+MEC conv against the naive conv (stride, pad, odd and non-square sizes, 1x1 filters);
+the engine against model.loss for ThreeLayerConvNet and ConvNet specs that take each
+path (fused pool before or after the ReLU, no pool, no ReLU, strides, FC-only, ties in
+the pool); threads and memory shards; Adam in place over several steps; the fallback
+where the engine does not apply, and the Solver's choice.
+"""
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from cs231n_lib import fast_layers, layers, optim
+from cs231n_lib.backend import np, resolve_backend, to_device, to_numpy
+from cs231n_lib.classifiers import ConvNet, ThreeLayerConvNet
+from cs231n_lib.engine import EngineUnsupported, TrainingEngine
+from cs231n_lib.mec import conv_backward_mec, conv_forward_mec
+from cs231n_lib.solver import Solver
+
+from .conftest import BACKEND_PARAMS
+
+
+# ----------------------------------------------------------------------------- MEC conv vs naive
+
+@st.composite
+def mec_cases(draw):
+    """A valid conv geometry without dilation: the output size first, then the input size."""
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 3))
+    HH, WW = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    H_out, W_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    H, W = (H_out - 1) * stride + HH - 2 * pad, (W_out - 1) * stride + WW - 2 * pad
+    assume(H >= 1 and W >= 1)
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return (rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, HH, WW)),
+            rng.standard_normal(F), {"stride": stride, "pad": pad})
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+@given(case=mec_cases())
+def test_mec_conv_matches_naive_forward_and_backward(backend, case):
+    xp = resolve_backend(backend)
+    x, w, b, conv_param = case
+    out, cache = layers.conv_forward_naive(x, w, b, conv_param)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    expected = layers.conv_backward_naive(dout, cache)
+    out_mec, cache_mec = conv_forward_mec(*(to_device(a, xp) for a in (x, w, b)), conv_param)
+    got = conv_backward_mec(to_device(dout, xp), cache_mec)
+    np.testing.assert_allclose(to_numpy(out_mec), out, rtol=1e-10, atol=1e-10)
+    for name, g, e in zip(("dx", "dw", "db"), got, expected):
+        np.testing.assert_allclose(to_numpy(g), e, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_mec_conv_refuses_dilation_and_checks_its_input(rng):
+    x, w, b = rng.standard_normal((1, 1, 7, 7)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1)
+    with pytest.raises(ValueError, match="dilation 1 only, got 2"):
+        conv_forward_mec(x, w, b, {"stride": 1, "pad": 0, "dilation": 2})
+    with pytest.raises(ValueError, match=r"W=7, F=3, P=0, S=3 gives 2\.333"):
+        conv_forward_mec(x, w, b, {"stride": 3, "pad": 0})
+    out, cache = conv_forward_mec(x, w, b, {"stride": 1, "pad": 1})
+    with pytest.raises(ValueError, match=r"dout must have shape \(1, 1, 7, 7\)"):
+        conv_backward_mec(out[:, :, 1:], cache)
+
+
+# ----------------------------------------------------------------------------- engine vs model.loss
+
+def assert_engine_matches(model, N, rng, threads=1, tolerance=1e-9):
+    X = rng.standard_normal((N, *model.input_dim))
+    y = rng.integers(10, size=N)
+    engine = TrainingEngine(model, threads=threads)
+    expected_loss, expected_grads = model.loss(X, y)
+    loss, grads = engine.loss(X, y)
+    assert loss == pytest.approx(expected_loss, rel=tolerance)
+    assert set(grads) == set(expected_grads)
+    for name, grad in grads.items():
+        scale = np.abs(expected_grads[name]).max()
+        np.testing.assert_allclose(grad, expected_grads[name], rtol=0, atol=tolerance * scale, err_msg=name)
+    np.testing.assert_allclose(engine.loss(X), model.loss(X), rtol=tolerance, atol=tolerance)
+    engine.close()
+    return engine
+
+
+@pytest.mark.parametrize("filter_size, size", [(3, 8), (5, 6), (7, 10), (1, 4)])
+def test_three_layer_convnet(rng, filter_size, size):
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, size, size), num_filters=4, filter_size=filter_size, hidden_dim=7,
+                              weight_scale=0.1, reg=0.1, dtype=np.float64)
+    assert_engine_matches(model, 5, rng)
+
+
+CONVNET_CASES = [  # (spec, input side): each takes another branch of the engine
+    ("CONV3-4 -> RELU -> POOL2 -> CONV3-6 -> RELU -> POOL2 -> FC-8 -> RELU -> FC", 12),  # the recipe's shape
+    ("CONV5-4/p1 -> POOL2 -> RELU -> CONV3-5/p0 -> FC-6 -> FC", 12),  # pool before ReLU; conv without ReLU
+    ("CONV3-4 -> RELU -> CONV3-6/s2/p0 -> RELU -> FC", 11),  # odd size, stride 2, no pool
+    ("CONV3-4/s2/p1 -> RELU -> CONV1-3 -> POOL2 -> FC", 11),  # strided conv; 1x1 conv into a pool
+    ("CONV3-4/s3/p1 -> RELU -> CONV2-3/s2/p0 -> FC", 16),  # stride 3; even filter
+    ("CONV3-3/p2 -> RELU -> POOL2 -> FC", 6),  # padding wider than the filter's centre
+    ("CONV5-3/s2/p2 -> POOL2 -> FC-5 -> RELU -> FC-4 -> RELU -> FC", 15),  # pool without ReLU; three FCs
+    ("FC-10 -> RELU -> FC", 5),  # no conv at all
+]
+
+
+@pytest.mark.parametrize("spec, side", CONVNET_CASES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convnet_specs(rng, spec, side, threads):
+    model = ConvNet(spec, input_dim=(3, side, side), dtype=np.float64, reg=0.05, seed=1)
+    assert_engine_matches(model, 5, rng, threads=threads)
+
+
+def test_pool_ties_go_to_the_first_maximum(rng):
+    """Windows with equal maxima in every arrangement: the gradient goes where the naive pool sends it.
+
+    The conv's filter copies its input (a centred 1), so the pool sees the 0/1 images, full
+    of ties; its first-layer weight gradient reads each routed position's neighbours, so a
+    gradient sent to another of the tied taps changes it.
+    """
+    for relu in ("", "-> RELU "):
+        model = ConvNet(f"CONV3-1 {relu}-> POOL2 -> FC", input_dim=(1, 8, 8), dtype=np.float64, seed=2)
+        model.params["W1"][...] = 0
+        model.params["W1"][0, 0, 1, 1] = 1
+        X = rng.integers(0, 2, size=(20, 1, 8, 8)).astype(np.float64)
+        y = rng.integers(10, size=20)
+        _, expected = model.loss(X, y)
+        _, got = TrainingEngine(model).loss(X, y)
+        for name in expected:
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_float32_agrees_within_float32_rounding(rng):
+    np.random.seed(3)
+    model = ThreeLayerConvNet(input_dim=(3, 16, 16), num_filters=8, filter_size=7, hidden_dim=20, weight_scale=1e-2)
+    engine = TrainingEngine(model)
+    X, y = rng.standard_normal((6, 3, 16, 16)).astype(np.float32), rng.integers(10, size=6)
+    agrees, difference = engine.agrees_with_model(X, y)
+    assert agrees, difference
+    loss, grads = engine.loss(X, y)
+    assert isinstance(loss, float) and all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_memory_shards_accumulate_the_same_gradients(rng):
+    model = ConvNet("CONV3-4 -> RELU -> POOL2 -> FC-6 -> RELU -> FC", input_dim=(3, 8, 8), dtype=np.float64,
+                    reg=0.01, seed=4)
+    engine = TrainingEngine(model)
+    try:
+        fast_layers.set_workspace_budget(3 * engine.workspace_bytes(1))  # three images per shard
+        shards = engine.shards(7)
+        assert len(shards) == 3 and all(b - a <= 3 for a, b in shards) and shards[-1][1] == 7
+        assert_engine_matches(model, 7, rng)
+        assert_engine_matches(model, 7, rng, threads=2)
+    finally:
+        fast_layers.set_workspace_budget(None)
+
+
+def test_model_params_are_views_and_replacements_are_picked_up(rng):
+    model = ConvNet("CONV3-2 -> RELU -> POOL2 -> FC", input_dim=(1, 4, 4), dtype=np.float64, seed=5)
+    engine = TrainingEngine(model)
+    X, y = rng.standard_normal((2, 1, 4, 4)), np.array([0, 1])
+    assert np.shares_memory(model.params["W1"], engine.param_flat)
+    model.params["W1"] = model.params["W1"] * 2  # as another update rule or load_checkpoint does
+    loss, _ = engine.loss(X, y)
+    assert np.shares_memory(model.params["W1"], engine.param_flat)
+    assert loss == pytest.approx(model.loss(X, y)[0], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- Adam in place
+
+def test_adam_in_place_is_adam_bit_for_bit(rng):
+    w, dw = rng.standard_normal(50).astype(np.float32), rng.standard_normal(50).astype(np.float32)
+    config_a, config_b = {"learning_rate": 1e-2}, {"learning_rate": 1e-2}
+    w_a, w_b = w.copy(), w.copy()
+    for _ in range(3):
+        w_a, config_a = optim.adam(w_a, dw, config_a)
+        w_b_before = w_b
+        w_b, config_b = optim.adam_in_place(w_b, dw, config_b)
+        assert w_b is w_b_before
+    np.testing.assert_array_equal(w_a, w_b)
+    np.testing.assert_array_equal(config_a["v"], config_b["v"])
+    assert config_a["t"] == config_b["t"] == 3
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_solver_with_the_engine_trains_like_the_solver_without(threads):
+    """Several Adam steps: the engine's flat in-place Adam against per-parameter adam on model.loss."""
+    rng = np.random.default_rng(6)
+    data = {"X_train": rng.standard_normal((30, 3, 8, 8)), "y_train": rng.integers(10, size=30),
+            "X_val": rng.standard_normal((10, 3, 8, 8)), "y_val": rng.integers(10, size=10)}
+    solvers = []
+    for engine in ("off", "on"):
+        np.random.seed(7)
+        model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
+                                  weight_scale=0.1, reg=0.01, dtype=np.float64)
+        solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2}, lr_decay=0.9,
+                        num_epochs=2, batch_size=10, verbose=False, seed=8, engine=engine, threads=threads)
+        solver.train()
+        solvers.append(solver)
+    off, on = solvers
+    assert off.engine is None and on.engine is not None and on.engine_note.startswith("on")
+    np.testing.assert_allclose(on.loss_history, off.loss_history, rtol=1e-9)
+    for name in off.model.params:
+        np.testing.assert_allclose(on.model.params[name], off.model.params[name], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(on.optim_configs[name]["m"], off.optim_configs[name]["m"], rtol=1e-8, atol=1e-14)
+        assert on.optim_configs[name]["t"] == off.optim_configs[name]["t"] == 6
+    assert on.val_acc_history == off.val_acc_history
+
+
+def test_other_update_rules_still_work_with_the_engine():
+    rng = np.random.default_rng(9)
+    data = {"X_train": rng.standard_normal((20, 3, 8, 8)), "y_train": rng.integers(10, size=20),
+            "X_val": rng.standard_normal((5, 3, 8, 8)), "y_val": rng.integers(10, size=5)}
+    histories = []
+    for engine in ("off", "on"):
+        np.random.seed(1)
+        model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
+                                  weight_scale=0.1, dtype=np.float64)
+        solver = Solver(model, data, update_rule="sgd_momentum", num_epochs=1, batch_size=5, verbose=False,
+                        seed=2, engine=engine)
+        solver.train()
+        histories.append(solver.loss_history)
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- where it does not apply
+
+@pytest.mark.parametrize("spec, side, reason", [
+    ("CONV3-4/d2 -> RELU -> FC", 8, "dilation 2"),
+    ("CONV3-4 -> RELU -> POOL3/s2 -> FC", 9, "only 2x2 stride-2 max pooling"),  # windows overlap, do not tile
+    ("CONV3-4 -> RELU -> AVGPOOL2 -> FC", 8, "only 2x2 stride-2 max pooling"),
+    ("CONV3-4 -> RELU -> L2POOL2 -> FC", 8, "only 2x2 stride-2 max pooling"),
+    ("CONV3-4 -> RELU -> POOL2 -> POOL2 -> FC", 8, "does not follow a CONV or FC layer"),
+    ("CONV3-4 -> RELU -> CONV8-10/p0", 8, "fully convolutional"),
+])
+def test_unsupported_layers_are_refused_and_the_solver_falls_back(rng, spec, side, reason):
+    model = ConvNet(spec, input_dim=(3, side, side), dtype=np.float64, seed=0)
+    with pytest.raises(EngineUnsupported, match=reason):
+        TrainingEngine(model)
+    if "fully convolutional" in reason:
+        return
+    data = {"X_train": rng.standard_normal((10, 3, side, side)), "y_train": rng.integers(10, size=10),
+            "X_val": rng.standard_normal((4, 3, side, side)), "y_val": rng.integers(10, size=4)}
+    solver = Solver(model, data, num_epochs=1, batch_size=5, verbose=False)
+    solver.train()
+    assert solver.engine is None and solver.engine_note.startswith("off") and reason in solver.engine_note
+    with pytest.raises(EngineUnsupported, match=reason):
+        Solver(model, data, num_epochs=1, batch_size=5, verbose=False, engine="on").train()
+
+
+def test_other_models_are_refused():
+    class TwoLayerNet:
+        params = {"W1": np.zeros((3, 2))}
+    with pytest.raises(EngineUnsupported, match="not TwoLayerNet"):
+        TrainingEngine(TwoLayerNet())
+
+
+def test_a_model_whose_loss_disagrees_trains_with_its_own_loss(rng, capsys):
+    """A student's ThreeLayerConvNet.loss with a bug: the Solver must train what the student wrote."""
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10, weight_scale=0.1,
+                              dtype=np.float64)
+    correct_loss = model.loss
+
+    def buggy_loss(X, y=None):
+        if y is None:
+            return correct_loss(X)
+        loss, grads = correct_loss(X, y)
+        grads["W2"] = 2 * grads["W2"]  # a wrong gradient
+        return loss, grads
+    model.loss = buggy_loss
+    data = {"X_train": rng.standard_normal((20, 3, 8, 8)), "y_train": rng.integers(10, size=20),
+            "X_val": rng.standard_normal((5, 3, 8, 8)), "y_val": rng.integers(10, size=5)}
+    solver = Solver(model, data, num_epochs=1, batch_size=10, verbose=True, print_every=100)
+    solver.train()
+    assert solver.engine is None
+    assert "engine disagrees with model.loss" in solver.engine_note and "gradient of W2" in solver.engine_note
+    assert "(training engine: off: the engine disagrees" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="disagrees with model.loss"):
+        Solver(model, data, num_epochs=1, batch_size=10, verbose=False, engine="on").train()
+
+
+def test_an_unfinished_loss_raises_instead_of_being_replaced(rng):
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10)
+
+    def stub(X, y=None):
+        raise NotImplementedError("ThreeLayerConvNet.loss: replace this with your solution")
+    model.loss = stub
+    data = {"X_train": rng.standard_normal((10, 3, 8, 8)), "y_train": rng.integers(10, size=10),
+            "X_val": rng.standard_normal((5, 3, 8, 8)), "y_val": rng.integers(10, size=5)}
+    with pytest.raises(NotImplementedError, match="replace this"):
+        Solver(model, data, num_epochs=1, batch_size=5, verbose=False).train()
+
+
+def test_bad_input_and_arguments(rng):
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10)
+    engine = TrainingEngine(model)
+    with pytest.raises(ValueError, match=r"X must have shape \(2, 3, 8, 8\)"):
+        engine.loss(rng.standard_normal((2, 3, 8, 6)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\)"):
+        engine.loss(rng.standard_normal((2, 3, 8, 8)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        TrainingEngine(model, threads=0)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        Solver(model, {"X_train": np.zeros((2, 3, 8, 8)), "y_train": np.zeros(2, int),
+                       "X_val": np.zeros((2, 3, 8, 8)), "y_val": np.zeros(2, int)}, engine="fast")
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_engine_on_each_backend(backend, rng):
+    xp = resolve_backend(backend)
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
+                              weight_scale=0.1, backend=backend)
+    engine = TrainingEngine(model, threads=2)
+    assert engine.threads == (2 if xp is np else 1)
+    X, y = to_device(rng.standard_normal((4, 3, 8, 8)).astype(np.float32), xp), to_device(np.array([0, 1, 2, 3]), xp)
+    agrees, difference = engine.agrees_with_model(X, y)
+    assert agrees, difference
