@@ -8,11 +8,12 @@ the release) is graded, in the same run and on the same machine, by:
 
 1. ``nbgrader autograde <a>`` in one process over the whole class (nbgrader's own way: no
    sandbox, no library checks, one student after the other);
-2. ``python -m autograder grade`` logic with ``--jobs`` (notebook + clean-room library checks,
-   each in bubblewrap);
+2. ``python -m autograder grade`` logic with ``--jobs`` (the notebook's cells in one sandboxed
+   process with every grade cell run by the grader, and the clean-room library checks in a
+   second one);
 3. the same on a Dask LocalCluster with 1 and with 2 single-threaded workers.
 
-Setup (release, template, class, collect) is not timed; each figure is one full pass over
+Setup (release, class, collect) is not timed; each figure is one full pass over
 the class (a pass takes minutes; medians over repeats would take hours on 2 cores).
 """
 
@@ -30,13 +31,11 @@ from common import ROOT, report
 sys.path.insert(0, str(ROOT))
 from autograder.class_simulation import build_class  # noqa: E402
 from autograder.collect import collect  # noqa: E402
-from autograder.grading.batch import grade_class  # noqa: E402
 from autograder.course import Layout  # noqa: E402
-from autograder.notebook_spec import notebook_spec  # noqa: E402
-from autograder.nbgrader import nbgrader_environment  # noqa: E402
-from autograder.notebook_template import ensure_template  # noqa: E402
-from autograder.release import release  # noqa: E402
+from autograder.grading.batch import grade_class  # noqa: E402
 from autograder.grading.job import GradingOptions  # noqa: E402
+from autograder.nbgrader import nbgrader_environment  # noqa: E402
+from autograder.release import release  # noqa: E402
 
 KINDS = ("reference", "partial", "stubs")
 
@@ -82,8 +81,9 @@ def main(argv=None):
     headers = ["grader", "workers", "seconds", "submissions/min", "vs plain nbgrader"]
     notes = (f"Class of {args.students} built from the release of `{args.assignment}` (reference, partly correct "
              f"and unfinished in turn); one pass each, setup not timed. The kit does more per student than plain "
-             f"nbgrader: bubblewrap around the notebook run, a second sandboxed run for the clean-room library "
-             f"checks, integrity scan, atomic results, gradebook in one transaction.")
+             f"nbgrader: the student's notebook in bubblewrap with every grade cell run by the grader, a second "
+             f"sandboxed process for the clean-room library checks, the integrity scan, atomic results, the "
+             f"gradebook in one transaction.")
     if args.no_report:
         print(headers)
         for line in table:
@@ -113,8 +113,6 @@ def kit_grading(kit: Layout, course_dir: Path, assignment: str, folders: dict[st
                 scheduler=None) -> float:
     layout = kit.with_outputs(course_dir=course_dir)
     collect(layout, assignment, [next(iter(folders.values())).parent], log=lambda line: None)
-    spec = notebook_spec(kit, kit.catalog().get(assignment))
-    ensure_template(layout, kit.catalog().get(assignment), spec)   # once per assignment: not timed
     started = time.perf_counter()
     outcome = grade_class(layout, assignment, jobs=jobs, scheduler=scheduler, options=GradingOptions(),
                           progress=False)
