@@ -16,7 +16,9 @@ temporary folder::
         feedback/<s>/<a>/report.html         what students get
         grading/results/<a>/<s>.json         one result per student: the grade (trusted)
         grading/.grading_secret              the seed of each student's hidden inputs (0600)
-        exports/                             CSV files, Gradescope results, reports
+        exports/grades.csv                   nbgrader's gradebook export
+        exports/<a>/                         per_function.csv, integrity.csv, gradescope/<s>/results.json,
+                                             similarity/ (index.html, pairs.csv, reference.csv)
 """
 
 import dataclasses
@@ -126,3 +128,10 @@ class Layout:
     @property
     def exports_dir(self) -> Path:
         return self.course_dir / "exports"
+
+    def assignment_exports(self, assignment: str) -> Path:
+        """Per-function CSV, Gradescope results, integrity and similarity reports of one assignment."""
+        return self.exports_dir / assignment
+
+    def similarity_dir(self, assignment: str) -> Path:
+        return self.assignment_exports(assignment) / "similarity"

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from .class_simulation import build_class
 from .collect import collect
-from .nbgrader import export_csv
-from .report import export_gradescope, export_per_function_csv, grade_table, integrity_report, integrity_text, write_feedback, write_integrity_csv
-from .grading.batch import grade_class
 from .course import Layout
-from .release import release
+from .grading.batch import grade_class
 from .grading.job import GradingOptions
-from .grading.results import read_results
+from .nbgrader import export_csv
+from .release import release
+from .report import (export_gradescope, export_per_function_csv, grade_table, graded_results, integrity_report,
+                     integrity_text, write_feedback, write_integrity_csv)
+from .similarity import similarity_report
+from .similarity.report import summary_lines, write_report
 
 DEMO_CLASS = {"ada": "reference", "ben": "partial", "cy": "stubs", "dan": "infinite_loop", "eve": "cheater"}
 
@@ -31,11 +33,10 @@ def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_time
     root = Path(root).resolve()
     if root.exists():
         shutil.rmtree(root)
-    kit = Layout.of_repo().with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
-    layout = kit
+    layout = Layout.of_repo().with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
 
-    log(f"[demo] 1/6 release {assignment} into {kit.assignments_dir}")
-    release(kit, [assignment], log=lambda line: None)
+    log(f"[demo] 1/6 release {assignment} into {layout.assignments_dir}")
+    release(layout, [assignment], log=lambda line: None)
 
     log(f"[demo] 2/6 a simulated class: {', '.join(f'{s} ({k})' for s, k in DEMO_CLASS.items())}")
     folders = build_class(layout, assignment, DEMO_CLASS, root / "class")
@@ -48,18 +49,21 @@ def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_time
     grade_class(layout, assignment, jobs=jobs, options=GradingOptions(cell_timeout=cell_timeout),
                 unsafe_no_sandbox=unsafe_no_sandbox)
 
-    log("[demo] 5/6 feedback, exports, integrity")
+    log("[demo] 5/6 feedback, exports, integrity, similarity")
     reports = write_feedback(layout, assignment)
     csv_path = export_csv(layout)
     per_function = export_per_function_csv(layout, assignment)
     export_gradescope(layout, assignment)
     findings = integrity_report(layout, assignment)
     write_integrity_csv(layout, assignment, findings)
+    similarity = similarity_report(layout, assignment)
+    similarity_index = write_report(similarity, layout.similarity_dir(assignment))
 
-    results = read_results(layout, assignment)
+    results = graded_results(layout, assignment)
     log(f"[demo] 6/6 grades of {assignment} ({time.monotonic() - started:.0f} s in all)\n")
     log(grade_table(results))
     log("\nIntegrity:\n" + integrity_text(findings))
+    log("\n" + "\n".join(summary_lines(similarity, similarity_index)))
     log(f"\nFeedback: {len(reports)} reports, e.g. {reports[0] if reports else '-'}")
     log(f"Gradebook CSV: {csv_path}\nPer-function CSV: {per_function}")
     return results

@@ -149,17 +149,20 @@ def ensure_structure(gradebook: Gradebook, spec: NotebookSpec, library_max: dict
     gradebook.update_or_create_notebook(notebook_name, spec.assignment)
     for cell in spec.grade_cells:
         _ensure_cell(gradebook, cell.grade_id, notebook_name, spec.assignment, cell.points)
+    for cell in spec.manual_cells:
+        _ensure_cell(gradebook, cell.grade_id, notebook_name, spec.assignment, cell.points, "markdown")
     if library_max:
         gradebook.update_or_create_notebook(LIBRARY_NOTEBOOK, spec.assignment)
         for task, points in library_max.items():
             _ensure_cell(gradebook, task, LIBRARY_NOTEBOOK, spec.assignment, points)
 
 
-def _ensure_cell(gradebook: Gradebook, name: str, notebook: str, assignment: str, points: float) -> None:
+def _ensure_cell(gradebook: Gradebook, name: str, notebook: str, assignment: str, points: float,
+                 cell_type: str = "code") -> None:
     try:
         cell = gradebook.find_grade_cell(name, notebook, assignment)
     except MissingEntry:
-        gradebook.add_grade_cell(name, notebook, assignment, max_score=points, cell_type="code")
+        gradebook.add_grade_cell(name, notebook, assignment, max_score=points, cell_type=cell_type)
         return
     if cell.max_score != points:
         cell.max_score = points
@@ -172,9 +175,10 @@ def library_max_scores(result: dict) -> dict[str, float]:
 
 
 def scores_of(result: dict, spec: NotebookSpec) -> dict[tuple[str, str], float]:
-    """{(gradebook notebook, grade cell): auto score} of one combined result."""
+    """{(gradebook notebook, grade cell): auto score} of one combined result (answers a person grades left out)."""
     notebook_name = Path(spec.notebook).stem
-    scores = {(notebook_name, cell["grade_id"]): float(cell["score"]) for cell in result["notebook"]["cells"]}
+    scores = {(notebook_name, cell["grade_id"]): float(cell["score"]) for cell in result["notebook"]["cells"]
+              if not cell.get("manual")}
     for function in (result.get("library") or {}).get("functions", []):
         scores[(LIBRARY_NOTEBOOK, function["task"])] = float(function["score"])
     return scores
@@ -199,15 +203,17 @@ def write_student(gradebook: Gradebook, result: dict, spec: NotebookSpec, timest
                 db.add(submission)
             if timestamp:
                 submission.timestamp = parse_utc(timestamp)
+            manual = {cell.grade_id for cell in spec.manual_cells}
             for notebook in assignment.notebooks:
-                _write_notebook(db, submission, notebook, scores)
+                _write_notebook(db, submission, notebook, scores, manual if notebook.name == Path(spec.notebook).stem
+                                else set())
         db.commit()
     except BaseException:
         db.rollback()
         raise
 
 
-def _write_notebook(db, submission: SubmittedAssignment, notebook: Notebook, scores: dict) -> None:
+def _write_notebook(db, submission: SubmittedAssignment, notebook: Notebook, scores: dict, manual: set) -> None:
     submitted = next((n for n in submission.notebooks if n.notebook_id == notebook.id), None)
     if submitted is None:
         submitted = SubmittedNotebook(notebook=notebook, assignment=submission)
@@ -219,6 +225,11 @@ def _write_notebook(db, submission: SubmittedAssignment, notebook: Notebook, sco
         if grade is None:
             grade = Grade(cell_id=cell.id, notebook=submitted)
             db.add(grade)
+        if cell.name in manual:
+            # A person grades it (formgrader): no auto score, and a TA's score and comment are never touched.
+            grade.auto_score = None
+            grade.needs_manual_grade = grade.manual_score is None
+            continue
         score = scores.get((notebook.name, cell.name))
         # A cell the result does not know (the gradebook has cells this grader never saw) scores 0.
         grade.auto_score = 0.0 if score is None else score
@@ -228,8 +239,31 @@ def _write_notebook(db, submission: SubmittedAssignment, notebook: Notebook, sco
             db.add(Comment(cell_id=cell.id, notebook=submitted))
 
 
+def manual_grades(gradebook: Gradebook, assignment: str, notebook: str, grade_ids) -> dict[str, dict]:
+    """{student: {grade_id: {"score": a TA's score or None, "comment": their comment or None}}} of answers
+    a person grades, as formgrader stored them."""
+    found: dict[str, dict] = {}
+    wanted = set(grade_ids)
+    if not wanted:
+        return found
+    try:
+        record = gradebook.find_assignment(assignment)
+    except MissingEntry:
+        return found
+    for submission in record.submissions:
+        for submitted in submission.notebooks:
+            if submitted.name != Path(notebook).stem:
+                continue
+            comments = {comment.name: comment.manual_comment for comment in submitted.comments}
+            for grade in submitted.grades:
+                if grade.name in wanted:
+                    found.setdefault(submission.student_id, {})[grade.name] = {
+                        "score": grade.manual_score, "comment": comments.get(grade.name) or None}
+    return found
+
+
 def gradebook_scores(gradebook: Gradebook, assignment: str) -> dict[str, dict[tuple[str, str], float]]:
-    """{student: {(notebook, grade cell): score}} as stored (for checks and the grade table)."""
+    """{student: {(notebook, grade cell): auto score}} as stored (answers a person grades left out)."""
     found: dict[str, dict] = {}
     try:
         record = gradebook.find_assignment(assignment)
@@ -239,7 +273,8 @@ def gradebook_scores(gradebook: Gradebook, assignment: str) -> dict[str, dict[tu
         cells = found.setdefault(submission.student_id, {})
         for notebook in submission.notebooks:
             for grade in notebook.grades:
-                cells[(notebook.name, grade.name)] = grade.score
+                if grade.auto_score is not None:
+                    cells[(notebook.name, grade.name)] = grade.score
     return found
 
 

@@ -53,6 +53,14 @@ class GradeCellSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class ManualCellSpec:
+    """An answer a person grades (nbgrader's "manually graded answer": a grade cell that is also a solution)."""
+    grade_id: str
+    points: float
+    title: str                       # the question: the first line of the cell before it
+
+
+@dataclasses.dataclass(frozen=True)
 class NotebookSpec:
     assignment: str
     notebook: str                    # file name, e.g. ConvPool.ipynb
@@ -65,10 +73,20 @@ class NotebookSpec:
     sha256: str                      # of the source notebook's bytes
     bound_by_other_cells: frozenset[str] = frozenset()   # top-level names of the cells that are not grade cells
     other_cells_reads: tuple = ()    # ("cell <id>", names it reads) for each cell that is not a grade cell
+    manual_cells: tuple[ManualCellSpec, ...] = ()
+
+    @property
+    def auto_max_score(self) -> float:
+        return sum(cell.points for cell in self.grade_cells)
+
+    @property
+    def manual_max_score(self) -> float:
+        return sum(cell.points for cell in self.manual_cells)
 
     @property
     def max_score(self) -> float:
-        return sum(cell.points for cell in self.grade_cells)
+        """Every point of the notebook, graded by the grader or by a person (as nbgrader counts them)."""
+        return self.auto_max_score + self.manual_max_score
 
     def cell(self, grade_id: str) -> GradeCellSpec:
         for cell in self.grade_cells:
@@ -85,14 +103,17 @@ def notebook_spec(kit: Layout, assignment: Assignment) -> NotebookSpec:
 
 
 def spec_of(notebook: dict, assignment: str, name: str, sha256: str = "") -> NotebookSpec:
-    grade_cells, setup, locked_sources, locked_ids = [], [], {}, set()
+    grade_cells, setup, locked_sources, locked_ids, manual_cells = [], [], {}, set(), []
     solution_names: set[str] = set()
     other_bound: set[str] = set()
     other_reads = []
+    previous_source = ""
     for index, cell in enumerate(notebook.get("cells", [])):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         grade_id = meta.get("grade_id")
-        source = "\n".join(cell_lines(cell))
+        source, question, previous_source = "\n".join(cell_lines(cell)), previous_source, "\n".join(cell_lines(cell))
+        if meta.get("grade") and meta.get("solution"):
+            manual_cells.append(ManualCellSpec(grade_id, float(meta.get("points", 0)), _question(question)))
         if cell.get("cell_type") == "code" and not (meta.get("grade") and not meta.get("solution")):
             tree = _parse(_without_magics(source))
             other_bound |= top_level_bindings(tree)
@@ -113,7 +134,8 @@ def spec_of(notebook: dict, assignment: str, name: str, sha256: str = "") -> Not
     return NotebookSpec(assignment=assignment, notebook=name, grade_cells=tuple(grade_cells), setup=tuple(setup),
                         setup_names=frozenset(setup_names), locked_sources=locked_sources,
                         locked_ids=frozenset(locked_ids), solution_names=frozenset(solution_names), sha256=sha256,
-                        bound_by_other_cells=frozenset(other_bound), other_cells_reads=tuple(other_reads))
+                        bound_by_other_cells=frozenset(other_bound), other_cells_reads=tuple(other_reads),
+                        manual_cells=tuple(manual_cells))
 
 
 def _grade_cell(grade_id: str, points: float, source: str) -> GradeCellSpec:
@@ -277,6 +299,12 @@ def _hidden_line_numbers(source: str) -> set[int]:
 def _title(source: str) -> str:
     first = source.splitlines()[0].strip() if source.strip() else ""
     return first.lstrip("#").strip() if first.startswith("#") else ""
+
+
+def _question(text: str) -> str:
+    """A question cell's first line, without markdown marks, at most 120 characters."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first.lstrip("#").strip().replace("**", "")[:120]
 
 
 def spec_fingerprint(spec: NotebookSpec) -> str:

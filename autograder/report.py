@@ -27,11 +27,52 @@ import io
 import json
 from pathlib import Path
 
-from . import leak_scan
+from . import leak_scan, nbgrader
 from .course import Layout
 from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
 from .grading.results import read_results
+from .notebook_spec import notebook_spec
+
+# ----------------------------------------------------------------------------- results, with what TAs gave
+
+def graded_results(layout: Layout, assignment: str) -> dict[str, dict]:
+    """Every result of ``assignment``, with the scores and comments TAs gave written answers in formgrader.
+
+    The grader never scores a written answer: its result says "needs manual grading". A TA's
+    score, once in the gradebook, counts everywhere a result is reported; until then the points
+    are pending, neither 0 nor full (``pending_manual_points``).
+    """
+    results = read_results(layout, assignment)
+    spec = notebook_spec(layout, layout.catalog().get(assignment))
+    grades = {}
+    if spec.manual_cells and layout.gradebook.is_file():
+        with nbgrader.open_gradebook(layout.gradebook) as gradebook:
+            grades = nbgrader.manual_grades(gradebook, assignment, spec.notebook,
+                                            [cell.grade_id for cell in spec.manual_cells])
+    for student, result in results.items():
+        with_manual_grades(result, grades.get(student, {}))
+    return results
+
+
+def with_manual_grades(result: dict, grades: dict) -> dict:
+    """Fill ``result``'s written answers with a TA's ``grades`` ({grade_id: {score, comment}}); returns it."""
+    notebook, pending = result["notebook"], 0.0
+    for cell in notebook["cells"]:
+        if not cell.get("manual") or cell["status"] == "missing":
+            continue
+        given = grades.get(cell["grade_id"]) or {}
+        cell["comment"] = given.get("comment")
+        if given.get("score") is not None:
+            cell.update(score=float(given["score"]), status="graded by hand")
+        else:
+            cell.update(score=None, status="needs manual grading")
+            pending += cell["points"]
+    notebook["score"] = sum(cell["score"] or 0.0 for cell in notebook["cells"])
+    result["score"] = notebook["score"] + ((result.get("library") or {}).get("score") or 0.0)
+    result["pending_manual_points"] = pending
+    return result
+
 
 # ----------------------------------------------------------------------------- feedback
 
@@ -59,7 +100,7 @@ def write_feedback(layout: Layout, assignment: str, students: list[str] | None =
     title = catalog.get(assignment).title
     forbidden = instructor_text(layout)
     written = []
-    for student, result in sorted(read_results(layout, assignment).items()):
+    for student, result in sorted(graded_results(layout, assignment).items()):
         if students and student not in students:
             continue
         path = layout.feedback_dir(assignment, student) / "report.html"
@@ -77,11 +118,14 @@ def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str
         return html.escape(value)
 
     e = html.escape
+    pending = result.get("pending_manual_points") or 0.0
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(result['assignment'])}: "
              f"{e(result['student_id'])}</title><style>{STYLE}</style></head><body>",
              f"<h1>{e(title)}</h1>",
              f"<p>Student <b>{e(result['student_id'])}</b>. Score <b>{_points(result['score'])} / "
-             f"{_points(result['max_score'])}</b>. Graded {e(_when(result.get('graded_at')))}.</p>"]
+             f"{_points(result['max_score'])}</b>"
+             + (f", with {_points(pending)} point(s) of written answers not graded yet" if pending else "")
+             + f". Graded {e(_when(result.get('graded_at')))}.</p>"]
     notebook = result["notebook"]
     if notebook.get("held"):
         parts.append(f"<p class='notice'>The notebook part is held for review by your instructor: "
@@ -93,6 +137,9 @@ def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str
         parts.append(f"<p class='notice'>The notebook run {text(run.get('description'))}.</p>")
     parts.append("<table><tr><th>Cell</th><th>Score</th><th>Checks</th></tr>")
     for cell in notebook["cells"]:
+        if cell.get("manual"):
+            parts.append(_answer_row(cell))
+            continue
         checks = "".join(_check_row(c, text) for c in cell["checks"])
         reason = f"<div class='bad'>{text(cell['reason'])}</div>" if cell.get("reason") else ""
         parts.append(f"<tr><td>{e(cell['title'] or cell['grade_id'])}</td>"
@@ -114,6 +161,18 @@ def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _answer_row(cell: dict) -> str:
+    """A written answer: graded by a TA (their score and comment) or waiting for one."""
+    e = html.escape
+    score = "pending" if cell["score"] is None else _points(cell["score"])
+    state = {"graded by hand": "<span class='ok'>graded by your TA</span>",
+             "missing": f"<span class='bad'>{e(cell.get('reason') or 'missing')}</span>"}.get(
+        cell["status"], "<span class='muted'>written answer: graded by hand, not graded yet</span>")
+    comment = f"<div>TA: {e(cell['comment'])}</div>" if cell.get("comment") else ""
+    return (f"<tr><td>{e(cell['title'] or cell['grade_id'])}</td><td>{score} / {_points(cell['points'])}</td>"
+            f"<td>{state}{comment}</td></tr>")
 
 
 def _check_row(check: dict, text) -> str:
@@ -157,6 +216,10 @@ def per_function_rows(results: dict[str, dict]) -> list[list]:
     for student, result in sorted(results.items()):
         assignment = result["assignment"]
         for cell in result["notebook"]["cells"]:
+            if cell.get("manual"):   # a written answer: a TA's score, or pending (never 0 nor full)
+                rows.append([student, assignment, "answer", cell["grade_id"], "(graded by hand)",
+                             "pending" if cell["score"] is None else cell["score"], cell["points"]])
+                continue
             rows.append([student, assignment, "notebook", cell["grade_id"], "(cell)", cell["score"], cell["points"]])
             for check in cell["checks"]:
                 passed = {True: "passed", False: "failed", None: "not reached"}[check["passed"]]
@@ -175,8 +238,8 @@ def export_per_function_csv(layout: Layout, assignment: str) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(PER_FUNCTION_HEADER)
-    writer.writerows(per_function_rows(read_results(layout, assignment)))
-    path = layout.exports_dir / assignment / "per_function.csv"
+    writer.writerows(per_function_rows(graded_results(layout, assignment)))
+    path = layout.assignment_exports(assignment) / "per_function.csv"
     write_bytes_atomically(path, buffer.getvalue().encode("utf-8"))
     return path
 
@@ -190,14 +253,22 @@ def gradescope_results(result: dict, forbidden: leak_scan.InstructorText) -> dic
     tests = []
     notebook = result["notebook"]
     for cell in notebook["cells"]:
+        name = f"{notebook.get('name', 'notebook')}: {cell['title'] or cell['grade_id']}"
+        if cell.get("manual"):
+            test = {"name": name, "max_score": cell["points"], "visibility": "visible",
+                    "output": "written answer, graded by hand: " + (
+                        "not graded yet" if cell["score"] is None else f"TA: {cell.get('comment') or 'no comment'}")}
+            if cell["score"] is not None:   # Gradescope shows a test without a score as ungraded
+                test["score"] = cell["score"]
+            tests.append(test)
+            continue
         lines = [clean(cell["reason"])] if cell.get("reason") else []
         for check in cell["checks"]:
             mark = {True: "PASS", False: "FAIL", None: "----"}[check["passed"]]
             hidden = " (hidden check)" if check["hidden"] else ""
             detail = f": {clean(check['detail'])}" if check.get("detail") else ""
             lines.append(f"{mark} {check['name']}{hidden}{detail}")
-        tests.append({"name": f"{notebook.get('name', 'notebook')}: {cell['title'] or cell['grade_id']}",
-                      "score": cell["score"], "max_score": cell["points"], "output": "\n".join(lines),
+        tests.append({"name": name, "score": cell["score"], "max_score": cell["points"], "output": "\n".join(lines),
                       "visibility": "visible"})
     library = result.get("library") or {}
     for function in library.get("functions", []):
@@ -210,6 +281,8 @@ def gradescope_results(result: dict, forbidden: leak_scan.InstructorText) -> dic
         tests.append({"name": f"cs231n_lib: {function['task']}", "score": function["score"],
                       "max_score": function["max_score"], "output": "\n".join(lines), "visibility": "visible"})
     output = f"Score {result['score']:g} / {result['max_score']:g}."
+    if result.get("pending_manual_points"):
+        output += f" {result['pending_manual_points']:g} point(s) of written answers are not graded yet."
     if notebook.get("held"):
         output += f" The notebook part is held for review: {clean(notebook['held'])}."
     return {"score": result["score"], "output": output, "visibility": "visible", "stdout_visibility": "hidden",
@@ -219,8 +292,8 @@ def gradescope_results(result: dict, forbidden: leak_scan.InstructorText) -> dic
 def export_gradescope(layout: Layout, assignment: str) -> list[Path]:
     forbidden = instructor_text(layout)
     written = []
-    for student, result in sorted(read_results(layout, assignment).items()):
-        path = layout.exports_dir / assignment / "gradescope" / student / "results.json"
+    for student, result in sorted(graded_results(layout, assignment).items()):
+        path = layout.assignment_exports(assignment) / "gradescope" / student / "results.json"
         write_bytes_atomically(path, (json.dumps(gradescope_results(result, forbidden), indent=1) + "\n").encode())
         written.append(path)
     return written
@@ -247,7 +320,7 @@ def write_integrity_csv(layout: Layout, assignment: str, report: dict[str, list[
     for student, findings in sorted(report.items()):
         for finding in findings:
             writer.writerow([student, finding.kind, "yes" if finding.hold else "no", finding.where, finding.what])
-    path = layout.exports_dir / assignment / "integrity.csv"
+    path = layout.assignment_exports(assignment) / "integrity.csv"
     write_bytes_atomically(path, buffer.getvalue().encode("utf-8"))
     return path
 
@@ -291,6 +364,9 @@ def grade_table(results: dict[str, dict]) -> str:
 
 def _notes(result: dict) -> str:
     notes = []
+    pending = [cell for cell in result["notebook"]["cells"] if cell.get("manual") and cell["score"] is None]
+    if pending:
+        notes.append(f"{len(pending)} written answer(s) to grade by hand ({sum(c['points'] for c in pending):g} pt)")
     if result.get("grader_error"):
         notes.append("COULD NOT BE GRADED: " + result["grader_error"][len("could not be graded: "):][:80])
     notebook = result["notebook"]

@@ -23,5 +23,5 @@ def run(args) -> int:
         return fail(NAME, str(error))
     for path in paths:
         print(f"export: {path}")
-    print(f"export: {len(gradescope)} Gradescope results.json under {layout.exports_dir / args.assignment / 'gradescope'}")
+    print(f"export: {len(gradescope)} Gradescope results.json under {layout.assignment_exports(args.assignment) / 'gradescope'}")
     return 0

@@ -5,10 +5,9 @@ import os
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
 from ..grading.batch import grade_class
-from ..report import grade_table
+from ..report import grade_table, graded_results
 from ..sandbox import SandboxUnavailableError
 from ..grading.job import GradingOptions
-from ..grading.results import read_results
 
 NAME = "grade"
 HELP = "grade submissions in the sandbox (notebook + library), N at once or on Dask, into gradebook.db"
@@ -42,7 +41,7 @@ def run(args) -> int:
         return fail(NAME, str(error))
     except (ReleaseError, FileNotFoundError) as error:
         return fail(NAME, str(error))
-    results = read_results(layout, args.assignment)
+    results = graded_results(layout, args.assignment)
     print(grade_table({s: r for s, r in results.items() if s in report.results}))
     for student, error in sorted(report.internal_errors.items()):
         print(f"NOT GRADED {student}: {error} (run grade again to retry)")

@@ -5,7 +5,7 @@ from pathlib import Path
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
 from ..similarity import THRESHOLD, default_corpus, similarity_report
-from ..similarity.report import write_report
+from ..similarity.report import summary_lines, write_report
 
 NAME = "similarity"
 HELP = ("compare what students wrote, pairwise and with the reference (winnowed fingerprints, weighted by "
@@ -34,19 +34,9 @@ def run(args) -> int:
         return fail(NAME, f"--independent {', '.join(missing)}: expected a folder of .py files")
     try:
         report = similarity_report(layout, args.assignment, corpus, threshold=args.threshold)
-        index = write_report(report, layout.exports_dir / args.assignment / "similarity")
+        index = write_report(report, layout.similarity_dir(args.assignment))
     except ReleaseError as error:
         return fail(NAME, str(error))
-    flagged = [p for p in report.pairs if report.flagged(p)]
-    close = [p for p in report.reference if report.flagged(p)]
-    print(f"similarity: {len(report.students)} submission(s), {len(report.pairs)} pair(s), "
-          f"threshold {report.threshold:.2f}: {len(flagged)} pair(s) flagged, {len(close)} close to the reference")
-    for pair in report.pairs[:SHOWN]:
-        print(f"  {pair.score:.3f}  {pair.a}  {pair.b}{'  FLAGGED' if report.flagged(pair) else ''}")
-    for pair in close:
-        print(f"  {pair.score:.3f}  {pair.a}  the reference  FLAGGED")
-    for author, notes in sorted(report.notes.items()):
-        for note in notes:
-            print(f"  note: {author}: {note}")
-    print(f"similarity: {index}")
+    for line in summary_lines(report, index, SHOWN):
+        print(line)
     return 0

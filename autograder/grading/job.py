@@ -35,7 +35,7 @@ from ..sandbox import SandboxLimits
 from .integrity import scan_submission
 from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
-from .notebook_run import NotebookOutcome, lost, run_notebook
+from .notebook_run import NotebookOutcome, answers_of, lost, run_notebook
 from .remote import StudentError, StudentProcess
 from .results import RESULT_FORMAT, grader_fingerprint, read_result, submission_fingerprint, write_result
 
@@ -217,15 +217,16 @@ def grade_notebook(submission: Path, plan: GradingPlan, home: Path, use_sandbox:
             outcome = run_notebook(spec, student_notebook, process, plan.student_modules, plan.options.cell_timeout)
             run = process.finish()
     except StudentError as error:   # the process did not even start
-        return _not_run(spec, f"the notebook could not start: {error}"), None
-    notebook = {"name": spec.notebook, "score": sum(c["score"] for c in outcome.cells),
-                "max_score": spec.max_score, "cells": outcome.cells, "run": _run_record(run, outcome)}
-    return notebook, graded_copy(student_notebook, outcome)
+        return _not_run(spec, f"the notebook could not start: {error}", student_notebook), None
+    cells = outcome.cells + answers_of(spec, student_notebook)
+    notebook = {"name": spec.notebook, "score": sum(c["score"] or 0.0 for c in cells), "max_score": spec.max_score,
+                "cells": cells, "run": _run_record(run, outcome)}
+    return notebook, graded_copy(student_notebook, outcome, spec)
 
 
-def _not_run(spec: NotebookSpec, reason: str) -> dict:
-    return {"name": spec.notebook, "score": 0.0, "max_score": spec.max_score,
-            "cells": [lost(cell, "missing", reason) for cell in spec.grade_cells],
+def _not_run(spec: NotebookSpec, reason: str, notebook: dict | None = None) -> dict:
+    cells = [lost(cell, "missing", reason) for cell in spec.grade_cells] + answers_of(spec, notebook)
+    return {"name": spec.notebook, "score": 0.0, "max_score": spec.max_score, "cells": cells,
             "run": {"status": "not run", "description": reason, "wall_seconds": 0.0, "timed_out": False,
                     "returncode": None}}
 
@@ -237,16 +238,33 @@ def _run_record(run, outcome: NotebookOutcome) -> dict:
             "stderr_tail": run.stderr[-1500:]}
 
 
-def graded_copy(notebook: dict, outcome: NotebookOutcome) -> dict:
-    """The student's notebook as it was graded: locked and grade cells restored, every output from the run."""
+def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) -> dict:
+    """The student's notebook as it was graded, for formgrader and instructors: locked and grade
+    cells restored, every output from the run, and the grading metadata the release gave (a
+    student's edit of a cell's points or grade flag must not show in formgrader)."""
     graded = copy.deepcopy(notebook)
     cells = graded.get("cells") if isinstance(graded.get("cells"), list) else []
+    points = {cell.grade_id: (cell.points, False) for cell in spec.grade_cells}
+    points.update({cell.grade_id: (cell.points, True) for cell in spec.manual_cells})
     for index, cell in enumerate(cells):
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+        if not isinstance(cell, dict):
+            continue
+        if cell.get("cell_type") == "code":
             if index in outcome.sources:
                 cell["source"] = outcome.sources[index]
             cell["outputs"] = outcome.outputs.get(index, [])
             cell["execution_count"] = None
+        metadata = cell.get("metadata")
+        grading = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        if not isinstance(grading, dict):
+            continue
+        grade_id = grading.get("grade_id")
+        if isinstance(grade_id, str) and grade_id in points:
+            cell_points, written = points[grade_id]
+            grading.update(grade=True, solution=written, locked=not written, points=cell_points)
+        else:
+            grading.update(grade=False)
+            grading.pop("points", None)
     return graded
 
 
@@ -256,7 +274,8 @@ def hold_notebook(notebook: dict, held: list) -> None:
     and each cell's ``held_score``). The library part stands."""
     reason = f"held for review: {held[0].what} ({held[0].where})"
     for cell in notebook["cells"]:
-        cell.update(held_score=cell["score"], score=0.0, status="held", reason=reason)
+        if not cell.get("manual"):   # a person grades the written answers anyway
+            cell.update(held_score=cell["score"], score=0.0, status="held", reason=reason)
     notebook["held_score"] = notebook["score"]
     notebook["score"] = 0.0
     notebook["held"] = reason

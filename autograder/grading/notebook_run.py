@@ -44,6 +44,7 @@ MAX_CELLS = 2000
 MAX_CELL_CHARS = 2**20
 MAX_DETAIL = 300
 MAX_CELL_OUTPUT = 64 * 2**10
+MAX_ANSWER_CHARS = 20_000
 CELL_FILENAME = "<grade cell {}>"
 
 
@@ -221,6 +222,26 @@ def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, st
         outcome.cells.append(scored.get(spec_cell.grade_id) or lost(
             spec_cell, "missing", outcome.stopped or "this grade cell is not in your notebook"))
     return outcome
+
+
+def answers_of(spec: NotebookSpec, notebook: dict | None) -> list[dict]:
+    """One entry per answer a person grades: the student's text, and no score until a TA gives one."""
+    by_id = {}
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        grade_id = _grade_id(cell) if isinstance(cell, dict) else None
+        if grade_id is not None:
+            by_id.setdefault(grade_id, cell)
+    entries = []
+    for manual in spec.manual_cells:
+        cell = by_id.get(manual.grade_id)
+        text = "\n".join(cell_lines(cell))[:MAX_ANSWER_CHARS] if cell is not None else None
+        entry = {"grade_id": manual.grade_id, "title": manual.title, "points": manual.points, "score": None,
+                 "status": "needs manual grading", "reason": None, "checks": [], "manual": True, "answer": text}
+        if text is None:
+            entry.update(score=0.0, status="missing", reason="this answer cell is not in your notebook")
+        entries.append(entry)
+    return entries
 
 
 def run_grade_cell(cell: GradeCellSpec, namespace: dict, library: LibraryView,

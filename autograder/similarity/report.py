@@ -56,6 +56,19 @@ def write_report(report: SimilarityReport, folder: Path) -> Path:
     return folder / INDEX
 
 
+def summary_lines(report: SimilarityReport, index: Path, shown: int = 10) -> list[str]:
+    """What a terminal shows of the report: counts, the top ``shown`` pairs, who is close to the reference."""
+    flagged = [p for p in report.pairs if report.flagged(p)]
+    close = [p for p in report.reference if report.flagged(p)]
+    lines = [f"similarity: {len(report.students)} submission(s), {len(report.pairs)} pair(s), "
+             f"threshold {report.threshold:.2f}: {len(flagged)} pair(s) flagged, {len(close)} close to the reference"]
+    lines += [f"  {p.score:.3f}  {p.a}  {p.b}{'  FLAGGED' if report.flagged(p) else ''}" for p in report.pairs[:shown]]
+    lines += [f"  {p.score:.3f}  {p.a}  the reference  FLAGGED" for p in close]
+    lines += [f"  note: {author}: {note}" for author, notes in sorted(report.notes.items()) for note in notes]
+    lines.append(f"similarity: {index}")
+    return lines
+
+
 def by_function(pair: PairScore) -> str:
     """``unit alike (matched weight)`` for each unit both wrote, the most matched weight first."""
     return "; ".join(f"{u.unit} {u.alike:.2f} ({u.matched_weight:.1f})" for u in pair.units)

@@ -25,12 +25,14 @@ from ..conftest import OPTIONS, collected_class
 ASSIGNMENT = "architectures"   # notebook only (no library tasks): the cheapest real grading
 
 
-def student_processes_left() -> list[str]:
-    """Pids of sandboxed student processes still alive on this machine."""
+def student_processes_left(scratch: Path) -> list[str]:
+    """Pids of sandboxed student processes still alive whose files came from ``scratch`` (the
+    grader's TMPDIR): other grading runs on a shared machine are left out by their mounts."""
     found = []
     for entry in os.listdir("/proc"):
         try:
-            if entry.isdigit() and b"/grader/student_process.py" in Path("/proc", entry, "cmdline").read_bytes():
+            if (entry.isdigit() and b"/grader/student_process.py" in Path("/proc", entry, "cmdline").read_bytes()
+                    and str(scratch) in Path("/proc", entry, "mountinfo").read_text()):
                 found.append(entry)
         except OSError:
             pass
@@ -58,17 +60,21 @@ def test_a_run_killed_midway_leaves_whole_results_and_resumes(requires_sandbox, 
                                                     "s4": "partial", "s5": "reference", "s6": "partial"})
     command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--course-dir", str(layout.course_dir),
                "--jobs", "1", "--no-progress", "--cell-timeout", str(OPTIONS.cell_timeout)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
+    scratch = tmp_path / "grader-tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True, env={**os.environ, "TMPDIR": str(scratch)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    deadline, seen_running = time.monotonic() + 120, False
     while not list(layout.results_dir(ASSIGNMENT).glob("*.json")) and time.monotonic() < deadline:
+        seen_running = seen_running or bool(student_processes_left(scratch))
         time.sleep(0.02)
+    assert seen_running, "the test cannot tell this run's student processes from others"
     os.killpg(process.pid, signal.SIGKILL)   # while the next student is being graded
     process.wait()
     deadline = time.monotonic() + 10          # sandboxes die with their grader (bwrap --die-with-parent)
-    while student_processes_left() and time.monotonic() < deadline:
+    while student_processes_left(scratch) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert student_processes_left() == []
+    assert student_processes_left(scratch) == []
     first = assert_gradebook_matches_results(layout, expect_all=False)
     assert 1 <= len(first) < 6
     for path in layout.results_dir(ASSIGNMENT).glob("*.json"):

@@ -36,7 +36,7 @@ def run(capsys, *argv):
 def test_the_report_files(course, capsys):
     status, out, _ = run(capsys, "conv_pool", "--course-dir", course.course_dir)
     assert status == 0
-    folder = course.exports_dir / "conv_pool" / "similarity"
+    folder = course.similarity_dir("conv_pool")
     assert f"similarity: {folder / 'index.html'}" in out
     with open(folder / "pairs.csv", newline="", encoding="utf-8") as handle:
         pairs = list(csv.DictReader(handle))
@@ -55,7 +55,7 @@ def test_the_report_files(course, capsys):
 
 def test_student_text_is_escaped_and_pages_load_nothing(course, capsys):
     assert run(capsys, "conv_pool", "--course-dir", course.course_dir)[0] == 0
-    folder = course.exports_dir / "conv_pool" / "similarity"
+    folder = course.similarity_dir("conv_pool")
     pages = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.html")}
     zed_pages = [text for text in pages.values() if "zed" in text and "&lt;script&gt;" in text]
     assert zed_pages, "the hostile line should be shown, escaped, beside ann's"
@@ -65,7 +65,7 @@ def test_student_text_is_escaped_and_pages_load_nothing(course, capsys):
 
 
 def test_a_second_run_replaces_the_report(course, capsys):
-    folder = course.exports_dir / "conv_pool" / "similarity"
+    folder = course.similarity_dir("conv_pool")
     (folder / "stale.html").parent.mkdir(parents=True, exist_ok=True)
     (folder / "stale.html").write_text("old", encoding="utf-8")
     assert run(capsys, "conv_pool", "--course-dir", course.course_dir, "--threshold", "0.99")[0] == 0
