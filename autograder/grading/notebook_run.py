@@ -249,7 +249,8 @@ def run_grade_cell(cell: GradeCellSpec, namespace: dict, library: LibraryView,
     """Run one grade cell here; returns its scored entry and its outputs (for the instructor's copy)."""
     recorder = _Recorder(cell)
     namespace["Score"] = _recording_score(namespace.get("Score"), recorder)
-    Remote.set_deadline(time.monotonic() + cell_timeout)
+    started = time.monotonic()
+    Remote.set_deadline(started + cell_timeout)
     error, value = None, None
     grading = notebook_utils.AUTOGRADING.set(True)   # quick mode, and the data the student's process sees
     with _captured_stdout() as printed:
@@ -266,6 +267,7 @@ def run_grade_cell(cell: GradeCellSpec, namespace: dict, library: LibraryView,
             notebook_utils.AUTOGRADING.reset(grading)
     outputs = [{"output_type": "stream", "name": "stdout", "text": printed.getvalue()[:MAX_CELL_OUTPUT]}]
     entry = _score(cell, value, error, recorder)
+    entry["seconds"] = round(time.monotonic() - started, 3)   # how close to the limit: for tuning --cell-timeout
     outputs.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
                     "data": {"text/plain": f"{entry['score']:g} / {cell.points:g}"}})
     return entry, outputs

@@ -14,6 +14,8 @@ from autograder.nbgrader import open_gradebook
 
 from .conftest import new_layout
 
+pytestmark = pytest.mark.slow   # collects zips of zips through nbgrader
+
 NOTEBOOK = "ConvPool.ipynb"
 
 

@@ -9,6 +9,8 @@ import pytest
 from .kit import (NOTEBOOK_SECONDS, grade_result, is_grade_cell, nbgrader_meta, run_notebook,
                   solution_notebooks, stderr_text)
 
+pytestmark = pytest.mark.slow   # runs every solution notebook
+
 NOTEBOOKS = solution_notebooks()
 _executed = {}
 

@@ -1,10 +1,14 @@
 """A failure of the grader itself for one student: a result that says so, the batch intact, no crash loop."""
 
+import pytest
+
 from autograder.grading import job as job_module
 from autograder.grading.batch import grade_class
 from autograder.report import grade_table
 
 from ..conftest import OPTIONS, collected_class
+
+pytestmark = pytest.mark.slow   # grades a class in the sandbox
 
 
 def test_a_grader_failure_for_one_student_gives_a_result_that_says_so(requires_sandbox, tmp_path, monkeypatch):

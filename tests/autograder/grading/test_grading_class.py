@@ -4,6 +4,8 @@ hostile ones gain nothing and harm nothing; the gradebook holds exactly the resu
 import shutil
 from pathlib import Path
 
+import pytest
+
 from autograder.grading.batch import grade_class
 from autograder.nbgrader import LIBRARY_NOTEBOOK, gradebook_scores, open_gradebook, scores_of
 from autograder.course import REPO_ROOT
@@ -11,6 +13,8 @@ from autograder.notebook_spec import notebook_spec
 from autograder.release import release
 
 from ..conftest import OPTIONS
+
+pytestmark = pytest.mark.slow   # grades a class in the sandbox
 
 
 def lost_cells(result):

@@ -23,6 +23,8 @@ from autograder.notebooks import read_notebook, write_notebook
 
 from ..conftest import OPTIONS, new_layout
 
+pytestmark = pytest.mark.slow   # grades hostile submissions in the sandbox
+
 ASSIGNMENT = "conv_pool"
 MARKER = f"cs231n-detached-{uuid.uuid4().hex[:12]}"
 

@@ -24,6 +24,8 @@ from autograder.report import export_gradescope, export_per_function_csv, grade_
 
 from ..conftest import CELL_TIMEOUT, new_layout
 
+pytestmark = pytest.mark.slow   # releases and grades a class in the sandbox
+
 ANSWER_ID = "convpool-answer-small-filters"
 REFERENCE_ANSWER = ("**Reference answer.** Three 3x3 layers see 7x7 with 27 C^2 weights against 49 C^2, and "
                     "three non-linearities. **Rubric (2 points).** 1 for the counts, 1 for the non-linearities.")

@@ -22,6 +22,8 @@ from autograder.grading.results import RESULT_FORMAT, read_results
 
 from ..conftest import OPTIONS, collected_class
 
+pytestmark = pytest.mark.slow   # kills and resumes grading runs; a Dask cluster
+
 ASSIGNMENT = "architectures"   # notebook only (no library tasks): the cheapest real grading
 
 

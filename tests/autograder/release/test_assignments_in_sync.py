@@ -15,6 +15,8 @@ from autograder.tasks import load_catalog
 
 from .tree import differences, snapshot
 
+pytestmark = pytest.mark.slow   # regenerates the whole release
+
 LAYOUT = Layout.of_repo()
 CATALOG = load_catalog(LAYOUT.tasks_file, LAYOUT.lib_dir)
 WITH_NOTEBOOK = [a.name for a in CATALOG.assignments

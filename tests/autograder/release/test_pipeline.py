@@ -18,6 +18,8 @@ from autograder.tasks import load_catalog
 from .kit import HIDDEN_LINE, NOTEBOOK_SOLUTION_LINE, make_kit
 from .tree import differences, snapshot
 
+pytestmark = pytest.mark.slow   # releases kits through nbgrader
+
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
