@@ -187,6 +187,11 @@ def test_fc_to_conv_on_384_gives_a_6x6_grid():
     assert at_384[-4].output_shape == (12, 12, 512)
     assert [row.output_shape for row in at_384[-3:]] == [(6, 6, 4096), (6, 6, 4096), (6, 6, 1000)]
     assert (384 - 224) // 32 + 1 == 6  # crops every 32 pixels
+    # Shifted by 16 pixels, the image holds whole crops over 352 = 224 + 4 * 32 pixels: a 5x5 grid.
+    shifted = summarize(f"INPUT-352x352x3 -> {VGG_CONV_PART} -> {converted_top}").rows
+    assert shifted[-1].output_shape == (5, 5, 1000)
+    grids = {(0, 0): 6 * 6, (16, 16): 5 * 5, (0, 16): 6 * 5, (16, 0): 5 * 6}  # crops of each pass
+    assert grids[(0, 0)] + grids[(16, 16)] == 61 and sum(grids.values()) == ((384 - 224) // 16 + 1) ** 2 == 121
 
 
 def test_three_224x224x64_volumes_take_about_10M_activations():
