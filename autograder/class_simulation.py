@@ -106,8 +106,9 @@ def _fill_solutions(notebook: dict, source: dict, keep_stub: str | None) -> None
 
 
 def _stub_choice(notebook: dict, assignment: Assignment) -> str | None:
+    # Code exercises only: a written answer (a markdown solution cell) is graded by hand, not here.
     solution_ids = [c["metadata"]["nbgrader"]["grade_id"] for c in notebook["cells"]
-                    if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+                    if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c.get("cell_type") == "code"]
     preferred = [i for i in solution_ids if i.endswith("output-size")]
     if preferred:
         return preferred[0]

@@ -40,6 +40,12 @@ def is_grade_cell(cell):
     return bool(nbgrader_meta(cell).get("grade"))
 
 
+def is_answer_cell(cell):
+    """A manually graded written answer (an inline question's answer): markdown, graded and a solution."""
+    meta = nbgrader_meta(cell)
+    return cell["cell_type"] == "markdown" and bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
 def run_notebook(path, timeout=300, allow_errors=False, cwd=None):
     """Execute a notebook in its own folder with the python3 kernel of this interpreter's venv.
 

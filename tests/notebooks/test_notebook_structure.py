@@ -2,7 +2,8 @@
 
 - nbformat 4.5 (cell ids), valid against the schema, kernel python3, outputs cleared;
 - every nbgrader cell has a grade_id, unique in its notebook;
-- every grade cell has points > 0 and is locked; every markdown cell is locked;
+- every autograded cell has points > 0 and is locked; every markdown cell is locked except the
+  manually graded answers of inline questions (tests/notebooks/test_inline_questions.py);
 - solution regions are balanced and sit in solution cells only; hidden-test regions are
   balanced and sit in grade cells only;
 - code cells parse as Python once IPython magics are set aside.
@@ -13,7 +14,7 @@ import ast
 import nbformat
 import pytest
 
-from .kit import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, is_grade_cell,
+from .kit import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, is_answer_cell, is_grade_cell,
                   nbgrader_meta, solution_notebooks)
 
 NOTEBOOKS = [p for p in solution_notebooks()]
@@ -64,7 +65,7 @@ def test_grade_ids_present_and_unique(nb):
 
 
 def test_grade_cells_have_points_and_are_locked(nb):
-    grade_cells = [c for c in nb.cells if is_grade_cell(c)]
+    grade_cells = [c for c in nb.cells if is_grade_cell(c) and not is_answer_cell(c)]
     assert grade_cells, "no grade cells"
     for cell in grade_cells:
         meta = nbgrader_meta(cell)
@@ -78,7 +79,7 @@ def test_grade_cells_have_points_and_are_locked(nb):
 
 def test_markdown_cells_are_locked(nb):
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
+        if cell.cell_type == "markdown" and not is_answer_cell(cell):
             assert nbgrader_meta(cell).get("locked") is True, f"markdown cell {cell.id} is not locked"
 
 
@@ -86,7 +87,9 @@ def test_solution_regions_only_in_solution_cells(nb):
     solution_cells = 0
     for cell in nb.cells:
         count = regions(cell.source, BEGIN_SOLUTION, END_SOLUTION)
-        if nbgrader_meta(cell).get("solution"):
+        if is_answer_cell(cell):
+            assert count == 0, f"answer cell {cell.id}: nbgrader replaces the whole cell; no solution markers"
+        elif nbgrader_meta(cell).get("solution"):
             assert count >= 1, f"solution cell {cell.id} has no solution region"
             solution_cells += 1
         else:

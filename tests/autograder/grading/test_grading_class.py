@@ -30,8 +30,8 @@ def test_the_reference_solution_gets_full_marks(graded_conv_pool):
     _, results = graded_conv_pool
     ada = results["ada"]
     assert ada["sandboxed"] is True
-    assert ada["notebook"]["max_score"] == 33 and ada["library"]["max_score"] == 32
-    assert ada["score"] == ada["max_score"] == 65
+    assert ada["notebook"]["max_score"] == 38 and ada["library"]["max_score"] == 32
+    assert ada["score"] == ada["max_score"] == 70
     assert not ada["integrity"]["findings"]
 
 
@@ -42,7 +42,7 @@ def test_a_partly_correct_student_loses_exactly_what_they_broke(graded_conv_pool
     assert lost_cells(ben) == {"convpool-test-output-size": 3, "convpool-test-affine-backward": 2}
     assert lost_library_checks(ben) == {("layers.affine_backward", "db"),
                                         ("layers.affine_backward", "agrees with the numerical gradient of your forward")}
-    assert ben["score"] == 65 - 5 - 2
+    assert ben["score"] == 70 - 5 - 2
 
 
 def test_the_untouched_stubs_score_zero(graded_conv_pool):
@@ -55,9 +55,10 @@ def test_an_infinite_loop_costs_the_cells_that_call_it_and_the_batch_goes_on(gra
     _, results = graded_conv_pool
     dan = results["dan"]
     timed_out = {c["grade_id"] for c in dan["notebook"]["cells"] if c["status"] == "timeout"}
-    assert timed_out == {"convpool-test-conv-forward", "convpool-test-conv-backward", "convpool-test-sandwich"}
+    assert timed_out == {"convpool-test-conv-forward", "convpool-test-conv-backward",
+                         "convpool-test-backward-by-convolution", "convpool-test-sandwich"}
     assert lost_cells(dan) == {"convpool-test-conv-forward": 6, "convpool-test-conv-backward": 5,
-                               "convpool-test-sandwich": 3}
+                               "convpool-test-backward-by-convolution": 3, "convpool-test-sandwich": 3}
     lost_functions = {task for task, _ in lost_library_checks(dan)}
     assert "layers.conv_forward_naive" in lost_functions
     # Calls still waiting when the library run's wall clock ends it are lost too (the loop's cost),
@@ -76,7 +77,7 @@ def test_the_cheater_gains_nothing_and_harms_nothing(graded_conv_pool):
         assert not path.exists() or path.read_bytes()[:5] != b"owned"
     assert not (layout.course_dir / "escaped.txt").exists() and not (layout.course_dir.parent / "escaped.txt").exists()
     # The honest students' results are untouched by it.
-    assert results["ada"]["score"] == 65
+    assert results["ada"]["score"] == 70
 
 
 def test_the_gradebook_holds_every_result_and_the_library_part(graded_conv_pool):
@@ -86,7 +87,7 @@ def test_the_gradebook_holds_every_result_and_the_library_part(graded_conv_pool)
     with open_gradebook(layout.gradebook) as gradebook:
         stored = gradebook_scores(gradebook, "conv_pool")
         submission = gradebook.find_submission("conv_pool", "ada")
-        assert submission.score == 65 and submission.max_score == 65
+        assert submission.score == 70 and submission.max_score == 70
         assert {nb.name for nb in submission.notebooks} == {"ConvPool", LIBRARY_NOTEBOOK}
     assert set(stored) == set(results)
     for student, result in results.items():
@@ -114,11 +115,14 @@ def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_p
     assert (tmp_path / "assignments" / "conv_pool" / "ConvPool.ipynb").is_file()
     with open_gradebook(course_copy / "gradebook.db") as gradebook:
         assert gradebook_scores(gradebook, "conv_pool") == before
-        assert gradebook.find_submission("conv_pool", "ada").score == 65
+        assert gradebook.find_submission("conv_pool", "ada").score == 70
         # What nbgrader's own autograde and formgrader read is there: every nbgrader cell of the
         # source notebook as a source cell with its checksum, every grade cell with its points.
         notebook = gradebook.find_notebook("ConvPool", "conv_pool")
         spec = notebook_spec(layout, layout.catalog().get("conv_pool"))
-        assert {c.name: c.max_score for c in notebook.grade_cells} == {c.grade_id: c.points for c in spec.grade_cells}
+        assert {c.name: c.max_score for c in notebook.grade_cells if c.cell_type == "code"} == \
+            {c.grade_id: c.points for c in spec.grade_cells}
+        assert {c.name: c.max_score for c in notebook.grade_cells if c.cell_type == "markdown"} == \
+            {"convpool-answer-full-connectivity": 2, "convpool-answer-parameter-sharing": 3, "convpool-answer-pooling": 3}
         assert {c.name for c in notebook.grade_cells} <= {c.name for c in notebook.source_cells}
         assert all(c.checksum for c in notebook.source_cells)

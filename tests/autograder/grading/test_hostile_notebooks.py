@@ -184,7 +184,7 @@ def test_the_batch_is_intact_and_the_honest_student_gets_full_marks(hostile_batc
     _, report = hostile_batch
     assert not report.internal_errors
     assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "honest", "stubs"}
-    assert report.results["honest"]["score"] == report.results["honest"]["max_score"] == 65
+    assert report.results["honest"]["score"] == report.results["honest"]["max_score"] == 70
     assert report.results["stubs"]["score"] == 0
 
 

@@ -100,7 +100,7 @@ def _check_notebook(notebook_path, written: set[str]):
     for path in (notebook_path, solutions):
         space = {"np": np, "layers": reference}
         for cell in read_notebook(path)["cells"]:
-            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            if cell.get("cell_type") == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
                 exec("\n".join(cell_lines(cell)), space)  # noqa: S102  our own fixtures and solutions
         spaces.append(space)
     student, instructor = spaces
