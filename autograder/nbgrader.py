@@ -151,6 +151,8 @@ def ensure_structure(gradebook: Gradebook, spec: NotebookSpec, library_max: dict
         _ensure_cell(gradebook, cell.grade_id, notebook_name, spec.assignment, cell.points)
     for cell in spec.manual_cells:
         _ensure_cell(gradebook, cell.grade_id, notebook_name, spec.assignment, cell.points, "markdown")
+        # A written answer is also a solution cell: formgrader keeps a TA's comment on that.
+        gradebook.update_or_create_solution_cell(cell.grade_id, notebook_name, spec.assignment)
     if library_max:
         gradebook.update_or_create_notebook(LIBRARY_NOTEBOOK, spec.assignment)
         for task, points in library_max.items():
@@ -175,10 +177,11 @@ def library_max_scores(result: dict) -> dict[str, float]:
 
 
 def scores_of(result: dict, spec: NotebookSpec) -> dict[tuple[str, str], float]:
-    """{(gradebook notebook, grade cell): auto score} of one combined result (answers a person grades left out)."""
+    """{(gradebook notebook, grade cell): auto score} of one combined result; a written answer only when
+    it needs no person (missing or not answered: 0)."""
     notebook_name = Path(spec.notebook).stem
     scores = {(notebook_name, cell["grade_id"]): float(cell["score"]) for cell in result["notebook"]["cells"]
-              if not cell.get("manual")}
+              if cell["score"] is not None}
     for function in (result.get("library") or {}).get("functions", []):
         scores[(LIBRARY_NOTEBOOK, function["task"])] = float(function["score"])
     return scores
@@ -225,12 +228,13 @@ def _write_notebook(db, submission: SubmittedAssignment, notebook: Notebook, sco
         if grade is None:
             grade = Grade(cell_id=cell.id, notebook=submitted)
             db.add(grade)
-        if cell.name in manual:
-            # A person grades it (formgrader): no auto score, and a TA's score and comment are never touched.
-            grade.auto_score = None
-            grade.needs_manual_grade = grade.manual_score is None
-            continue
         score = scores.get((notebook.name, cell.name))
+        if cell.name in manual:
+            # A person grades it (formgrader) unless it was left unanswered (0, as nbgrader does);
+            # a TA's score and comment are never touched.
+            grade.auto_score = score
+            grade.needs_manual_grade = score is None and grade.manual_score is None
+            continue
         # A cell the result does not know (the gradebook has cells this grader never saw) scores 0.
         grade.auto_score = 0.0 if score is None else score
         grade.needs_manual_grade = False

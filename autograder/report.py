@@ -31,6 +31,7 @@ from . import leak_scan, nbgrader
 from .course import Layout
 from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
+from .grading.notebook_run import pending_manual_points
 from .grading.results import read_results
 from .notebook_spec import notebook_spec
 
@@ -39,9 +40,10 @@ from .notebook_spec import notebook_spec
 def graded_results(layout: Layout, assignment: str) -> dict[str, dict]:
     """Every result of ``assignment``, with the scores and comments TAs gave written answers in formgrader.
 
-    The grader never scores a written answer: its result says "needs manual grading". A TA's
-    score, once in the gradebook, counts everywhere a result is reported; until then the points
-    are pending, neither 0 nor full (``pending_manual_points``).
+    The grader scores a written answer only when it was deleted or left as the placeholder (0);
+    any other answer says "needs manual grading". A TA's score, once in the gradebook, counts
+    everywhere a result is reported; until then the points are pending, neither 0 nor full
+    (``pending_manual_points``).
     """
     results = read_results(layout, assignment)
     spec = notebook_spec(layout, layout.catalog().get(assignment))
@@ -57,20 +59,19 @@ def graded_results(layout: Layout, assignment: str) -> dict[str, dict]:
 
 def with_manual_grades(result: dict, grades: dict) -> dict:
     """Fill ``result``'s written answers with a TA's ``grades`` ({grade_id: {score, comment}}); returns it."""
-    notebook, pending = result["notebook"], 0.0
+    notebook = result["notebook"]
     for cell in notebook["cells"]:
-        if not cell.get("manual") or cell["status"] == "missing":
+        if not cell.get("manual"):
             continue
         given = grades.get(cell["grade_id"]) or {}
         cell["comment"] = given.get("comment")
         if given.get("score") is not None:
             cell.update(score=float(given["score"]), status="graded by hand")
-        else:
-            cell.update(score=None, status="needs manual grading")
-            pending += cell["points"]
+        elif cell["score"] is None:   # neither missing nor left unanswered: a person's to grade
+            cell["status"] = "needs manual grading"
     notebook["score"] = sum(cell["score"] or 0.0 for cell in notebook["cells"])
     result["score"] = notebook["score"] + ((result.get("library") or {}).get("score") or 0.0)
-    result["pending_manual_points"] = pending
+    result["pending_manual_points"] = pending_manual_points(notebook["cells"])
     return result
 
 
@@ -167,9 +168,12 @@ def _answer_row(cell: dict) -> str:
     """A written answer: graded by a TA (their score and comment) or waiting for one."""
     e = html.escape
     score = "pending" if cell["score"] is None else _points(cell["score"])
-    state = {"graded by hand": "<span class='ok'>graded by your TA</span>",
-             "missing": f"<span class='bad'>{e(cell.get('reason') or 'missing')}</span>"}.get(
-        cell["status"], "<span class='muted'>written answer: graded by hand, not graded yet</span>")
+    if cell["status"] == "graded by hand":
+        state = "<span class='ok'>graded by your TA</span>"
+    elif cell["score"] is None:
+        state = "<span class='muted'>written answer: graded by hand, not graded yet</span>"
+    else:   # missing, or left unanswered
+        state = f"<span class='bad'>{e(cell.get('reason') or cell['status'])}</span>"
     comment = f"<div>TA: {e(cell['comment'])}</div>" if cell.get("comment") else ""
     return (f"<tr><td>{e(cell['title'] or cell['grade_id'])}</td><td>{score} / {_points(cell['points'])}</td>"
             f"<td>{state}{comment}</td></tr>")
@@ -255,9 +259,14 @@ def gradescope_results(result: dict, forbidden: leak_scan.InstructorText) -> dic
     for cell in notebook["cells"]:
         name = f"{notebook.get('name', 'notebook')}: {cell['title'] or cell['grade_id']}"
         if cell.get("manual"):
+            if cell["score"] is None:
+                said = "not graded yet"
+            elif cell["status"] == "graded by hand":
+                said = f"TA: {cell.get('comment') or 'no comment'}"
+            else:
+                said = cell.get("reason") or cell["status"]
             test = {"name": name, "max_score": cell["points"], "visibility": "visible",
-                    "output": "written answer, graded by hand: " + (
-                        "not graded yet" if cell["score"] is None else f"TA: {cell.get('comment') or 'no comment'}")}
+                    "output": f"written answer, graded by hand: {said}"}
             if cell["score"] is not None:   # Gradescope shows a test without a score as ungraded
                 test["score"] = cell["score"]
             tests.append(test)

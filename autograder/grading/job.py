@@ -35,7 +35,7 @@ from ..sandbox import SandboxLimits
 from .integrity import scan_submission
 from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
-from .notebook_run import NotebookOutcome, answers_of, lost, run_notebook
+from .notebook_run import NotebookOutcome, answers_of, lost, pending_manual_points, run_notebook
 from .remote import StudentError, StudentProcess
 from .results import RESULT_FORMAT, grader_fingerprint, read_result, submission_fingerprint, write_result
 
@@ -157,6 +157,7 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
         "sandboxed": use_sandbox,
         "score": notebook["score"] + (library["score"] if library else 0.0),
         "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
+        "pending_manual_points": pending_manual_points(notebook["cells"]),
         "notebook": notebook, "library": library,
         "integrity": {"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]},
     }
@@ -185,6 +186,7 @@ def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error
             "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "sandboxed": use_sandbox, "score": 0.0,
             "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
+            "pending_manual_points": pending_manual_points(notebook["cells"]),
             "notebook": notebook, "library": library, "grader_error": why,
             "integrity": {"held": False, "findings": []}}
 

@@ -37,7 +37,7 @@ import numpy
 from cs231n_lib import notebook_utils
 
 from ..notebook_spec import GradeCellSpec, NotebookSpec
-from ..notebooks import cell_lines
+from ..notebooks import NOTEBOOK_TEXT_STUB, cell_lines
 from .remote import LIBRARY, Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
 
 MAX_CELLS = 2000
@@ -224,8 +224,17 @@ def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, st
     return outcome
 
 
+def pending_manual_points(cells: list[dict]) -> float:
+    """The points of written answers among ``cells`` that wait for a TA (neither 0 nor full yet)."""
+    return sum(cell["points"] for cell in cells if cell.get("manual") and cell["score"] is None)
+
+
 def answers_of(spec: NotebookSpec, notebook: dict | None) -> list[dict]:
-    """One entry per answer a person grades: the student's text, and no score until a TA gives one."""
+    """One entry per written answer: the student's text, and no score until a TA gives one.
+
+    As nbgrader's autograde does, an answer left as the release's placeholder (or deleted)
+    scores 0 at once and waits for no one.
+    """
     by_id = {}
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     for cell in cells if isinstance(cells, list) else []:
@@ -240,6 +249,8 @@ def answers_of(spec: NotebookSpec, notebook: dict | None) -> list[dict]:
                  "status": "needs manual grading", "reason": None, "checks": [], "manual": True, "answer": text}
         if text is None:
             entry.update(score=0.0, status="missing", reason="this answer cell is not in your notebook")
+        elif text.strip() in ("", NOTEBOOK_TEXT_STUB):
+            entry.update(score=0.0, status="not answered", reason="the answer cell still holds its placeholder")
         entries.append(entry)
     return entries
 

@@ -47,10 +47,11 @@ def graded(request, requires_sandbox, tmp_path_factory):
 
 
 def not_full(result: dict) -> list[str]:
-    """Every grade cell and library function of a result that did not get all its points."""
+    """Every grade cell and library function of a result that did not get all its points (written
+    answers wait for a TA and are checked apart)."""
     lost = [f"{cell['grade_id']}: {cell['score']:g}/{cell['points']:g} {cell['status']} {cell['reason']}; failed: "
             + ", ".join(f"{check['name']} ({check['detail']})" for check in cell["checks"] if not check["passed"])
-            for cell in result["notebook"]["cells"] if cell["score"] != cell["points"]]
+            for cell in result["notebook"]["cells"] if not cell.get("manual") and cell["score"] != cell["points"]]
     for function in (result["library"] or {}).get("functions", []):
         lost += [f"{function['task']}: {check['name']}: {check['diagnosis']}"
                  for check in function["checks"] if not check["passed"]]
@@ -61,7 +62,9 @@ def test_the_reference_solution_gets_every_point_in_grading_mode(graded):
     assignment, results = graded
     result = results["reference"]
     assert not_full(result) == [], assignment
-    assert result["score"] == result["max_score"] > 0
+    written = [cell for cell in result["notebook"]["cells"] if cell.get("manual")]
+    assert written and all(cell["status"] == "needs manual grading" for cell in written), assignment
+    assert result["score"] == result["max_score"] - sum(cell["points"] for cell in written) > 0
     assert not result["integrity"]["held"] and result["sandboxed"]
 
 
@@ -69,7 +72,7 @@ def test_the_untouched_release_scores_zero(graded):
     assignment, results = graded
     result = results["release"]
     assert result["score"] == 0 < result["max_score"], assignment
-    assert all(cell["score"] == 0 for cell in result["notebook"]["cells"])
+    assert all(cell["score"] == 0 for cell in result["notebook"]["cells"])   # unanswered questions too
 
 
 def test_splitting_tied_maxima_equally_loses_nothing(graded):

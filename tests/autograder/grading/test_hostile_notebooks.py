@@ -184,7 +184,8 @@ def test_the_batch_is_intact_and_the_honest_student_gets_full_marks(hostile_batc
     _, report = hostile_batch
     assert not report.internal_errors
     assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "honest", "stubs"}
-    assert report.results["honest"]["score"] == report.results["honest"]["max_score"] == 70
+    honest = report.results["honest"]
+    assert honest["score"] == 70 and honest["max_score"] == 70 + 8   # 8 points of written answers wait for a TA
     assert report.results["stubs"]["score"] == 0
 
 
@@ -209,7 +210,8 @@ def test_each_attack_is_held_for_review_with_what_it_tried(hostile_batch, studen
 
 def test_silenced_grade_cells_are_run_by_the_grader_anyway(hostile_batch):
     _, report = hostile_batch
-    cells = {cell["grade_id"]: cell for cell in report.results["silencer"]["notebook"]["cells"]}
+    cells = {cell["grade_id"]: cell for cell in report.results["silencer"]["notebook"]["cells"]
+             if not cell.get("manual")}
     # The grade cells ran (in the grader) and failed on the stubs; none was silenced into full points.
     assert {cell["held_score"] for cell in cells.values()} == {0.0}
     assert all(check["passed"] is not True for cell in cells.values() for check in cell["checks"])
