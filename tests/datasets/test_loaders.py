@@ -11,6 +11,8 @@ from cs231n_lib.data_utils import get_CIFAR10_data, load_CIFAR10, load_CIFAR_bat
 from cs231n_lib.datasets import DataNotFoundError, VerificationError, verify_folder
 from cs231n_lib.datasets import locate
 
+from cs231n_lib.datasets.cifar10 import FOLDER_NAME
+
 from .conftest import SMALL, pixel_value, small_labels, write_batches
 from .helpers import SMALL_COUNTS, run_cli
 
@@ -172,3 +174,17 @@ def test_get_datasets_sh_installs_into_its_own_folder_by_default(tmp_path, small
         cwd=scratch_datasets, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     verify_folder(scratch_datasets / "cifar-10-batches-py", SMALL)
+
+
+def test_an_assignment_folder_finds_data_installed_in_a_folder_above(tmp_path, monkeypatch):
+    """assignments/<a>/cs231n_lib finds what `make data` put in the kit's datasets/."""
+    from cs231n_lib.datasets import locate
+    kit = tmp_path / "kit"
+    bundle_datasets = kit / "assignments" / "conv_pool" / "datasets"
+    monkeypatch.setattr(locate, "repo_datasets_dir", lambda: bundle_datasets)
+    with pytest.raises(locate.DataNotFoundError, match="get_datasets.sh"):
+        locate.find_cifar10()
+    installed = write_batches(kit / "datasets" / FOLDER_NAME)
+    assert locate.find_cifar10() == installed
+    nearer = write_batches(bundle_datasets / FOLDER_NAME)
+    assert locate.find_cifar10() == nearer   # the assignment's own copy comes first
