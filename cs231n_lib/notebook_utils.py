@@ -266,16 +266,17 @@ def report_gradient_errors(errors, title=None):
     print("(each should be about 1e-8 or smaller; 1e-3 or larger means that gradient is wrong)")
 
 
-# The line the release puts in place of each part a student writes (autograder/stubs.py
-# writes it; a test keeps the two in step), e.g.
-# raise NotImplementedError("layers.affine_forward: your task in conv_pool/ConvPool.ipynb; ...")
-STUB_PATTERN = re.compile(r'raise NotImplementedError\("([\w.]+): your task in (\w+)/')
+# The statement the release puts in place of each part a student writes (autograder/stubs.py
+# writes it; a test keeps the two in step): a line of its own that raises NotImplementedError
+# with "<task>: your task in <assignment>/<notebook>; ...".
+STUB_PATTERN = re.compile(r'^[ \t]*raise NotImplementedError\("([\w.]+): your task in (\w+)/', re.MULTILINE)
 
 
 def stubbed_tasks(source):
     """[(task, assignment)] of the stubs left in Python source text, in order.
 
-    >>> stubbed_tasks('    raise NotImplementedError("im2col.im2col: your task in im2col/Im2col.ipynb; ...")')
+    >>> stub = "im2col.im2col: your task in im2col/Im2col.ipynb; see the notebook's instructions"
+    >>> stubbed_tasks(f'def im2col(x):\\n    raise NotImplementedError("{stub}")\\n')
     [('im2col.im2col', 'im2col')]
     """
     return STUB_PATTERN.findall(source)

@@ -16,7 +16,7 @@ from pathlib import Path
 # --- settings: written by the course's release for this assignment ---
 ASSIGNMENT = "example"
 LIBRARY = "cs231n_lib"
-STUB_PATTERN = r'raise NotImplementedError\("([\w.]+): your task in (\w+)/'
+STUB_PATTERN = r'^[ \t]*raise NotImplementedError\("([\w.]+): your task in (\w+)/'
 # --- end of settings ---
 
 HERE = Path(__file__).resolve().parent
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 def stub_owners(path):
     """The assignments whose stubs a library file still has."""
-    return {assignment for _, assignment in re.findall(STUB_PATTERN, path.read_text(encoding="utf-8"))}
+    return {assignment for _, assignment in re.findall(STUB_PATTERN, path.read_text(encoding="utf-8"), re.MULTILINE)}
 
 
 def bring(folders, say=print):
