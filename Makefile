@@ -10,7 +10,7 @@ SHARED_ARCHIVE_SHA256 ?= 583bde55ddf5c58fede5766329cbe1fb1aa0d5f21d062ab0db4b319
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq
 
-.PHONY: venv test demo train-demo data bench clean
+.PHONY: venv browser test demo train-demo data bench clean
 
 # (Re)install whenever pyproject.toml changes; a failed install leaves no stamp.
 $(STAMP): pyproject.toml
@@ -24,7 +24,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 	@command -v bwrap >/dev/null || $(APT_INSTALL) bubblewrap
 
-test: venv
+# Debian's chromium for the browser test (tests/browser/); when it cannot be installed the
+# test skips and says why.
+browser:
+	@command -v chromium >/dev/null || $(APT_INSTALL) chromium || \
+		echo "chromium could not be installed: the browser test will be skipped" >&2
+
+test: venv browser
 	$(PY) -m pytest -rs
 
 # The main job: release conv_pool, grade a simulated class of five in the sandbox, two at a

@@ -9,15 +9,20 @@ cd "$(dirname "$0")"
 NOTEBOOK=Im2col.ipynb
 # --- end of settings ---
 
-python="${PYTHON:-$(command -v python3.12 || command -v python3.11 || command -v python3 || true)}"
+# The first Python 3.11 or newer that runs (a version manager's shim may name one it lacks).
+python="${PYTHON:-}"
 if [ -z "$python" ]; then
-    echo "error: no python3 found; install Python 3.11 or newer, then run: sh setup.sh" >&2
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+            python="$candidate"
+            break
+        fi
+    done
+fi
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+    echo "error: no Python 3.11 or newer found; install one, or run: PYTHON=/path/to/python3.11 sh setup.sh" >&2
     exit 1
 fi
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-    echo "error: $python is older than Python 3.11; set PYTHON=/path/to/python3.11 and run: sh setup.sh" >&2
-    exit 1
-}
 
 "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
