@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cs231n_lib.notebook_utils import STUB_PATTERN
 
-from .course import REPO_ROOT, Layout
+from .course import REPO_ROOT, Layout, is_ignored
 from .files import LIMITS
 from .tasks import Assignment, Catalog
 
@@ -116,7 +116,8 @@ def write_zip(folder: Path, destination: Path, top: str) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        for path in sorted(p for p in Path(folder).rglob("*")
+                           if p.is_file() and not is_ignored(p.relative_to(folder))):   # no caches, checkpoints
             info = zipfile.ZipInfo(f"{top}/{path.relative_to(folder).as_posix()}", date_time=ZIP_TIME)
             info.external_attr = (0o100755 if path.stat().st_mode & 0o100 else 0o100644) << 16
             info.create_system = 3   # unix, so the modes above are read back
