@@ -39,7 +39,7 @@ JUPYTERLAB = "jupyterlab>=4,<5"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 DATA_TEXT = ("Notebooks that train on CIFAR-10 load it by themselves. Get it once, after `sh setup.sh`, "
-             "with `sh datasets/get_datasets.sh` (about 170 MB, checked against its checksum, into "
+             "with `bash datasets/get_datasets.sh` (about 170 MB, checked against its checksum, into "
              "`datasets/`). The loader also finds a copy your course published (`$CS231N_COURSE_DATA`, "
              "default `/srv/cs231n/data`), one you point `$CS231N_DATA` at, and one in a `datasets/` "
              "folder above this one (so assignment folders unpacked side by side can share one copy).")

@@ -3,6 +3,7 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -188,3 +189,22 @@ def test_an_assignment_folder_finds_data_installed_in_a_folder_above(tmp_path, m
     assert locate.find_cifar10() == installed
     nearer = write_batches(bundle_datasets / FOLDER_NAME)
     assert locate.find_cifar10() == nearer   # the assignment's own copy comes first
+
+
+def test_a_bundles_data_script_installs_where_its_own_loader_looks(tmp_path, small_archive):
+    """An assignment bundle unpacked alone: its get_datasets.sh fills its datasets/, and its library loads that."""
+    from ..bundles.kit import unpack_bundle
+    bundle = unpack_bundle("train_cifar10", tmp_path)
+    if (REPO / ".venv").exists():
+        os.symlink(REPO / ".venv", bundle / ".venv")   # what the bundle's setup.sh makes
+    result = subprocess.run(
+        ["bash", "datasets/get_datasets.sh", "--archive", str(small_archive.path), "--sha256", small_archive.sha256,
+         "--expected-counts", SMALL_COUNTS, "--quiet"], cwd=bundle, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    environment = {key: value for key, value in os.environ.items() if key != "CS231N_DATA"}
+    environment["CS231N_COURSE_DATA"] = str(tmp_path / "no-course-folder")
+    found = subprocess.run([sys.executable, "-c", "import cs231n_lib.data_utils as d, cs231n_lib.datasets.locate as l; "
+                            "print(d.__file__); print(l.find_cifar10())"],
+                           cwd=bundle, env=environment, capture_output=True, text=True, timeout=60)
+    assert found.stdout.splitlines() == [str(bundle / "cs231n_lib" / "data_utils.py"),
+                                         str(bundle / "datasets" / FOLDER_NAME)], found.stderr
