@@ -3,7 +3,8 @@
 Writes <assignment>_submission.zip beside this script, holding exactly what the course's
 grader reads: the notebook, your files of cs231n_lib/ that hold tasks, and the extra files
 the notebook asks for when they exist. Refuses a notebook that has not been run (run every
-cell and save first), and says which test cells did not pass their public checks.
+cell and save first; a run that stopped at an error counts), and says which test cells did
+not pass their public checks.
 Standard library only, so it runs with any python3.
 """
 
@@ -59,24 +60,49 @@ def public_verdict(cell):
     return None
 
 
+def code_cells(notebook):
+    return [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+
+
+def stopped_at(cells):
+    """The index of the first code cell whose run raised (Run All stops there), or None."""
+    for index, cell in enumerate(cells):
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            return index
+    return None
+
+
 def check_notebook(path):
-    """The notebook's verdict lines; raises SubmissionError when it has not been run."""
+    """The notebook's verdict lines; raises SubmissionError when it has not been run.
+
+    Run, here, means: every code cell ran, up to the first one that raised if one did
+    (JupyterLab's Run All stops there; the grader runs every cell anyway).
+    """
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SubmissionError(f"{path.name} cannot be read as a notebook: {error}") from None
-    cells = grade_cells(notebook)
-    not_run = [cell_name(cell) for cell in cells if cell.get("execution_count") is None]
-    if not_run:
+    cells, tests = code_cells(notebook), grade_cells(notebook)
+    stop = stopped_at(cells)
+    must_have_run = cells if stop is None else cells[:stop + 1]
+    not_run = [cell for cell in must_have_run if cell.get("execution_count") is None]
+    if not_run or not cells:
+        names = [cell_name(cell) for cell in tests if cell.get("execution_count") is None]
         raise SubmissionError(
-            f"{path.name} has not been run: {len(not_run)} of its {len(cells)} test cells have no result "
-            f"({', '.join(not_run)}). Run every cell (Kernel > Restart Kernel and Run All Cells), save the "
-            f"notebook, then run this again.")
-    failed = [(cell_name(cell), why) for cell in cells if (why := public_verdict(cell)) is not None]
-    if not failed:
+            f"{path.name} has not been run: {len(not_run)} of its {len(cells)} code cells have no result"
+            + (f" (test cells {', '.join(names)})" if names else "")
+            + ". Run every cell (Kernel > Restart Kernel and Run All Cells), save the notebook, then run this again.")
+    failed = [(cell_name(cell), why) for cell in tests if cell.get("execution_count") is not None
+              and (why := public_verdict(cell)) is not None]
+    skipped = [cell_name(cell) for cell in tests if cell.get("execution_count") is None]
+    if not failed and not skipped:
         return ["all public checks passed; hidden checks run at grading"]
-    return ([f"public checks not passed in {len(failed)} of {len(cells)} test cells (you can still submit; "
-             f"these cells lose points):"] + [f"  {name}: {why}" for name, why in failed])
+    lines = [f"public checks not passed in {len(failed) + len(skipped)} of {len(tests)} test cells (you can "
+             f"still submit; these cells lose points):"] + [f"  {name}: {why}" for name, why in failed]
+    if skipped:
+        error = next(o for o in cells[stop]["outputs"] if o.get("output_type") == "error")
+        lines.append(f"  not run, after the run stopped with {error.get('ename')}: {', '.join(skipped)}")
+    return lines
 
 
 def files_to_pack():

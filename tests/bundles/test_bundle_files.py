@@ -6,6 +6,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.bundle import add_student_files, requirements_text, with_settings, write_zip
@@ -105,6 +106,20 @@ def test_submit_refuses_a_notebook_that_has_not_been_run(tmp_path):
     assert result.returncode == 1
     assert "ConvPool.ipynb has not been run" in result.stderr and "convpool-test-conv-forward" in result.stderr
     assert not (folder / "conv_pool_submission.zip").exists()
+
+
+@pytest.mark.slow
+def test_submit_packs_a_run_that_stopped_at_an_unfinished_function(tmp_path):
+    """JupyterLab's Run All stops at the first error: that notebook was run, and is packed with what is missing."""
+    from nbclient.exceptions import CellExecutionError
+    folder = unpack_bundle("conv_pool", tmp_path)
+    with pytest.raises(CellExecutionError) as stopped:
+        run_and_save(folder, "ConvPool.ipynb")
+    nbformat.write(stopped.value.notebook, folder / "ConvPool.ipynb")   # the cells run until the stop, saved
+    result = run_script(folder, "submit.py")
+    assert result.returncode == 0, result.stderr
+    assert "not run, after the run stopped with NotImplementedError: convpool-test-conv-single-volume" in result.stdout
+    assert (folder / "conv_pool_submission.zip").is_file()
 
 
 @pytest.fixture(scope="module")
