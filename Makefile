@@ -10,7 +10,7 @@ SHARED_ARCHIVE_SHA256 ?= 583bde55ddf5c58fede5766329cbe1fb1aa0d5f21d062ab0db4b319
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq
 
-.PHONY: venv test quick demo train-demo data bench clean
+.PHONY: venv browser test quick demo train-demo data bench clean
 
 # (Re)install whenever pyproject.toml changes; a failed install leaves no stamp.
 $(STAMP): pyproject.toml
@@ -24,15 +24,21 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 	@command -v bwrap >/dev/null || $(APT_INSTALL) bubblewrap
 
+# Debian's chromium for the browser test (tests/browser/); when it cannot be installed the
+# test skips and says why.
+browser:
+	@command -v chromium >/dev/null || $(APT_INSTALL) chromium || \
+		echo "chromium could not be installed: the browser test will be skipped" >&2
+
 # Every test, spread over every core (pytest-xdist); a test file stays on one worker, so its
 # module fixtures (a released kit, a graded class) are built once.
 PYTEST_PARALLEL := -n auto --dist loadfile
 
-test: venv
+test: venv browser
 	$(PY) -m pytest -rs $(PYTEST_PARALLEL)
 
 # The quick lane while iterating: everything but the tests marked slow (grading classes in the
-# sandbox, releases, whole notebooks). `make test` (and CI) runs them all.
+# sandbox, releases, whole notebooks, the browser). `make test` (and CI) runs them all.
 quick: venv
 	$(PY) -m pytest -rs $(PYTEST_PARALLEL) -m "not slow"
 

@@ -7,7 +7,8 @@ temporary folder::
     cs231n_lib/                              lib_dir: the reference library (its name: lib_name)
     solutions/tasks.toml, solutions/<a>/     the task catalog; the instructor's notebooks
     datasets/get_datasets.sh                 the data script shipped with every assignment
-    assignments/<a>/                         the student release (student_release_dir)
+    assignments/<a>/                         the student bundle (student_release_dir)
+    dist/<a>.zip                             the bundle as a zip (bundle_zip; git-ignored)
     course/                                  nbgrader's course directory (git-ignored):
         nbgrader_config.py, gradebook.db
         source/<a>/, release/<a>/            what generate_assignment reads and writes
@@ -46,7 +47,8 @@ class Layout:
     tasks_file: Path         # solutions/tasks.toml
     data_script: Path        # datasets/get_datasets.sh (shipped when it exists)
     course_dir: Path         # nbgrader's course directory (git-ignored)
-    assignments_dir: Path    # the committed student release
+    assignments_dir: Path    # the committed student release: one bundle folder per assignment
+    dist_dir: Path           # the bundles as zips (git-ignored)
 
     # Where the data script lands inside a release, relative to the assignment folder.
     data_script_release_path = Path("datasets") / "get_datasets.sh"
@@ -56,15 +58,22 @@ class Layout:
         root = Path(root).resolve()
         return cls(lib_dir=root / LIBRARY, solutions_dir=root / "solutions",
                    tasks_file=root / "solutions" / "tasks.toml", data_script=root / "datasets" / "get_datasets.sh",
-                   course_dir=root / "course", assignments_dir=root / "assignments")
+                   course_dir=root / "course", assignments_dir=root / "assignments", dist_dir=root / "dist")
 
-    def with_outputs(self, course_dir=None, assignments_dir=None) -> "Layout":
-        """The same sources, with the course directory and/or the release elsewhere."""
+    def with_outputs(self, course_dir=None, assignments_dir=None, dist_dir=None) -> "Layout":
+        """The same sources, with the course directory and/or the release elsewhere.
+
+        A release moved elsewhere gets its zips beside it (``<assignments_dir>/../dist``)
+        unless ``dist_dir`` says otherwise.
+        """
         changes = {}
         if course_dir is not None:
             changes["course_dir"] = Path(course_dir).resolve()
         if assignments_dir is not None:
             changes["assignments_dir"] = Path(assignments_dir).resolve()
+            changes["dist_dir"] = changes["assignments_dir"].parent / "dist"
+        if dist_dir is not None:
+            changes["dist_dir"] = Path(dist_dir).resolve()
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ the kit
@@ -82,8 +91,12 @@ class Layout:
         return self.solutions_dir / assignment.name / assignment.notebook
 
     def student_release_dir(self, assignment: str) -> Path:
-        """``assignments/<a>/``: what students get (stub notebook, stubbed library, data script)."""
+        """``assignments/<a>/``: the student bundle (stub notebook, stubbed library, scripts, README)."""
         return self.assignments_dir / assignment
+
+    def bundle_zip(self, assignment: str) -> Path:
+        """``dist/<a>.zip``: the bundle as students download it."""
+        return self.dist_dir / f"{assignment}.zip"
 
     # ------------------------------------------------------------------ nbgrader's course directory
 

@@ -4,6 +4,8 @@ A release leaks when any file holds
 
 - a marker word nbgrader uses (``BEGIN SOLUTION``, ``END HIDDEN TESTS``, ...), searched in
   the raw bytes of every file, binary or not;
+- a path or command only the instructor's kit has (``solutions/``, ``tasks.toml``,
+  ``make release``, ...: :data:`INSTRUCTOR_REFERENCES`), searched the same way;
 - a line of a hidden test, a mark scheme or a notebook solution, or a line of the body of a
   library task (a solution region of ``cs231n_lib``), compared as whole stripped lines with
   the text lines of every file (each cell's source and outputs for notebooks).
@@ -25,6 +27,10 @@ from .notebooks import NotebookText, REGION_WORDS, cell_lines, read_notebook, sp
 from .stubs import python_files
 
 LEAK_WORDS = tuple(word for pair in REGION_WORDS.values() for word in pair)
+# What only exists in the instructor's kit: a student bundle that names it points students
+# at files they do not have (and says where the reference lives).
+INSTRUCTOR_REFERENCES = ("tasks.toml", "solutions/", "gradebook.db", "make venv", "make test", "make release",
+                         "python -m autograder")
 MIN_DISTINCTIVE_LENGTH = 6
 
 
@@ -32,6 +38,7 @@ MIN_DISTINCTIVE_LENGTH = 6
 class LeakRules:
     words: tuple[str, ...]
     lines: dict[str, str]   # stripped instructor-only line -> where it comes from
+    references: tuple[str, ...] = INSTRUCTOR_REFERENCES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +71,7 @@ def scan_release(folder: Path, rules: LeakRules) -> list[Leak]:
         relative = path.relative_to(folder).as_posix()
         data = path.read_bytes()
         leaks.extend(_word_leaks(relative, data, rules.words))
+        leaks.extend(_word_leaks(relative, data, rules.references, what="a path or command of the instructor's kit"))
         for location, line in _text_lines(path, data):
             origin = rules.lines.get(line.strip())
             if origin is not None:
@@ -136,13 +144,13 @@ def _is_distinctive(line: str) -> bool:
     return len(line) >= MIN_DISTINCTIVE_LENGTH and any(ch.isalnum() for ch in line)
 
 
-def _word_leaks(relative: str, data: bytes, words) -> list[Leak]:
+def _word_leaks(relative: str, data: bytes, words, what: str = "marker") -> list[Leak]:
     leaks = []
     for word in words:
         start = data.find(word.encode())
         while start != -1:
             line_number = data.count(b"\n", 0, start) + 1
-            leaks.append(Leak(relative, f"line {line_number}", f"marker {word!r}"))
+            leaks.append(Leak(relative, f"line {line_number}", f"{what} {word!r}"))
             start = data.find(word.encode(), start + 1)
     return leaks
 

@@ -172,6 +172,11 @@ def contract_problems(spec: NotebookSpec) -> list[str]:
         where = f"{spec.notebook} grade cell {cell.grade_id}"
         if any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines()):
             problems.append(f"{where}: an IPython magic or shell line; grade cells run as plain Python in the grader")
+        stated = _score_points(cell.source)
+        if stated and stated != [cell.points]:   # a cell without Score is all-or-nothing, as in nbgrader
+            problems.append(f"{where}: expected one `score = Score(points={cell.points:g})` stating the cell's points "
+                            f"(hidden checks included), found {_describe_stated(stated)}: the student's notebook "
+                            f"shows and validates the score out of these points")
         unknown = sorted(cell.reads - known)
         if unknown:
             problems.append(f"{where} reads {', '.join(unknown)}, which neither the locked cells' imports and "
@@ -179,6 +184,22 @@ def contract_problems(spec: NotebookSpec) -> list[str]:
                             f"runs in the grader, so build such values in the cell itself")
         known |= top_level_bindings(_parse(_without_magics(cell.source)))
     return problems
+
+
+def _score_points(source: str) -> list:
+    """The ``points=`` of each ``Score(...)`` call in a grade cell: a float, or None when not a literal."""
+    stated = []
+    for node in ast.walk(_parse(_without_magics(source))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Score":
+            value = next((k.value for k in node.keywords if k.arg == "points"), node.args[0] if node.args else None)
+            stated.append(float(value.value) if isinstance(value, ast.Constant)
+                          and isinstance(value.value, (int, float)) else None)
+    return stated
+
+
+def _describe_stated(stated: list) -> str:
+    return ", ".join("Score() without literal points" if value is None else f"Score(points={value:g})"
+                     for value in stated)
 
 
 # ----------------------------------------------------------------------------- source analysis

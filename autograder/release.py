@@ -12,8 +12,11 @@ Steps, in order; any failure stops the release and leaves ``assignments/`` as it
    notebook, which has no source notebook; the copy updates cells and keeps every grade);
 4. stub the library copy in ``course/release/<a>/`` (nbgrader copies ``.py`` files verbatim)
    and make the released notebooks deterministic;
-5. stage a copy beside ``assignments/<a>/`` and scan it for leaks;
-6. only when every selected assignment is clean, swap each staged copy into place.
+5. stage a copy beside ``assignments/<a>/``, add the student bundle's own files (README,
+   requirements, setup, submission and earlier-work scripts: :mod:`autograder.bundle`) and
+   scan all of it for leaks;
+6. only when every selected assignment is clean, swap each staged copy into place, then
+   zip each bundle into ``dist/<a>.zip``.
 
 An assignment whose notebook does not exist yet is skipped with a notice when releasing
 everything, and is an error when asked for by name.
@@ -24,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import files, leak_scan, nbgrader, stubs
+from . import bundle, files, leak_scan, nbgrader, stubs
 from .course import Layout
 from .errors import ReleaseError
 from .notebook_spec import contract_problems, notebook_spec
@@ -72,6 +75,9 @@ def release(layout: Layout, names: list[str] | None = None, log=print) -> Releas
             files.swap_in(staging, layout.assignments_dir / name)
             report.released.append(name)
             log(f"release: {name}: written to {layout.assignments_dir / name}")
+        for name in report.released:
+            zipped = bundle.write_zip(layout.student_release_dir(name), layout.bundle_zip(name), top=name)
+            log(f"release: {name}: student bundle {zipped}")
     finally:
         for staging in staged.values():
             if staging.exists():
@@ -100,6 +106,8 @@ def _build(layout: Layout, catalog: Catalog, assignment: Assignment, rules, log)
         write_notebook(without_volatile_metadata(read_notebook(notebook)), notebook)
 
     staging = _stage(released, layout.assignments_dir, name)
+    added = bundle.add_student_files(staging, layout, catalog, assignment)
+    log(f"release: {name}: bundle files {', '.join(added)}")
     leaks = leak_scan.scan_release(staging, rules)
     if leaks:
         files.remove_tree(staging)

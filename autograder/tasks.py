@@ -20,6 +20,8 @@ from pathlib import Path
 from .errors import ReleaseError
 
 ASSIGNMENT_KEYS = {"notebook", "title", "tasks"}
+# Optional: files beside the notebook that students submit too (e.g. a trained model).
+OPTIONAL_KEYS = {"extra_files"}
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -39,6 +41,7 @@ class Assignment:
     notebook: str
     title: str
     tasks: tuple[Task, ...]
+    extra_files: tuple[str, ...] = ()   # submitted beside the notebook when they exist
 
     def module_files(self) -> list[Path]:
         """The library files this assignment's students edit, sorted, without repeats."""
@@ -106,10 +109,14 @@ def _parse_assignment(name, table, where: str, lib_dir: Path) -> Assignment:
     if not isinstance(table, dict):
         raise ReleaseError(f"{where}: expected a table with {sorted(ASSIGNMENT_KEYS)}, got {table!r}")
     missing = ASSIGNMENT_KEYS - table.keys()
-    unknown = table.keys() - ASSIGNMENT_KEYS
+    unknown = table.keys() - ASSIGNMENT_KEYS - OPTIONAL_KEYS
     if missing or unknown:
-        raise ReleaseError(f"{where}: expected exactly the keys {sorted(ASSIGNMENT_KEYS)}; "
-                           f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise ReleaseError(f"{where}: expected the keys {sorted(ASSIGNMENT_KEYS)} (and optionally "
+                           f"{sorted(OPTIONAL_KEYS)}); missing {sorted(missing)}, unknown {sorted(unknown)}")
+    extra_files = table.get("extra_files", [])
+    if not isinstance(extra_files, list) or not all(isinstance(f, str) and f and "/" not in f and f not in (".", "..")
+                                                    for f in extra_files):
+        raise ReleaseError(f"{where}: extra_files must be a list of file names beside the notebook, got {extra_files!r}")
     notebook, title, task_names = table["notebook"], table["title"], table["tasks"]
     if not isinstance(notebook, str) or not notebook.endswith(".ipynb") or "/" in notebook:
         raise ReleaseError(f"{where}: notebook must be a file name ending in .ipynb, got {notebook!r}")
@@ -120,7 +127,7 @@ def _parse_assignment(name, table, where: str, lib_dir: Path) -> Assignment:
     if len(set(task_names)) != len(task_names):
         raise ReleaseError(f"{where}: tasks lists a function twice: {task_names}")
     tasks = tuple(_resolve_task(t, name, notebook, where, lib_dir) for t in task_names)
-    return Assignment(name=name, notebook=notebook, title=title, tasks=tasks)
+    return Assignment(name=name, notebook=notebook, title=title, tasks=tasks, extra_files=tuple(extra_files))
 
 
 def _resolve_task(task_name: str, assignment: str, notebook: str, where: str, lib_dir: Path) -> Task:

@@ -51,3 +51,27 @@ def test_a_gradient_of_the_wrong_shape_is_named(rng):
     inputs = {"x": rng.standard_normal((3, 4)), "w": rng.standard_normal((4, 2)), "b": rng.standard_normal(2)}
     with pytest.raises(GradientCheckError, match=r"gradient of 'w' has shape \(2, 4\), expected \(4, 2\)"):
         check_gradient(layers.affine_forward, transposed_backward, inputs)
+
+
+def test_check_gradient_returns_cs231n_relative_errors(rng):
+    """The returned numbers are rel_error over every entry, as CS231n prints them."""
+    inputs = {"x": rng.standard_normal((4, 3, 5, 5)), "w": rng.standard_normal((2, 3, 3, 3)),
+              "b": rng.standard_normal(2), "conv_param": {"stride": 1, "pad": 1}}
+    errors = check_gradient(layers.conv_forward_naive, layers.conv_backward_naive, inputs)
+    assert set(errors) == {"x", "w", "b"}
+    assert all(0 < error < 1e-7 for error in errors.values()), errors
+
+
+def test_rounding_noise_on_a_zero_gradient_is_reported_but_passes():
+    """A gradient that is truly zero is probed to rounding noise: shown, never a failure."""
+    def forward(x, b):
+        # b is shifted away by subtracting the mean, so its true gradient is zero.
+        out = x + b - (x + b).mean()
+        return out, None
+
+    def backward(dout, cache):
+        return dout - dout.mean(), np.zeros(1)
+
+    errors = check_gradient(forward, backward, {"x": np.linspace(-1.0, 1.0, 6), "b": np.array([1e3])})
+    assert errors["b"] > 1e-7   # the number CS231n would print: noise over a zero gradient
+    assert errors["x"] < 1e-7

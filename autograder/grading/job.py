@@ -150,6 +150,11 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
     if graded is not None:
         files.write_bytes_atomically(Path(job.graded_copy),
                                      (json.dumps(graded, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    if library is not None:
+        # formgrader lists a gradebook notebook only when its graded copy exists on disk.
+        files.write_bytes_atomically(Path(job.graded_copy).with_name(f"{LIBRARY}.ipynb"),
+                                     (json.dumps(library_copy(library), indent=1, ensure_ascii=False)
+                                      + "\n").encode("utf-8"))
     result = {
         "format": RESULT_FORMAT, "student_id": job.student, "assignment": plan.assignment,
         "submission_sha256": fingerprint, "grader_sha256": plan.grader_sha256,
@@ -268,6 +273,32 @@ def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) ->
             grading.update(grade=False)
             grading.pop("points", None)
     return graded
+
+
+def library_copy(library: dict) -> dict:
+    """The library part as a notebook for instructors (formgrader): one grade cell per function.
+
+    Each cell's ``grade_id`` is the function, as in the gradebook's library notebook; its
+    output lists the checks, with the diagnosis of each failure, and ends with the score.
+    """
+    cells = [{"cell_type": "markdown", "id": "library-title", "metadata": {},
+              "source": f"# {LIBRARY}: the library functions, graded in the clean room\n\n"
+                        f"{library['score']:g} / {library['max_score']:g} points"
+                        + (f"\n\n{library['error']}" if library.get("error") else "")}]
+    for index, function in enumerate(library.get("functions", [])):
+        lines = [f"{'PASS' if check['passed'] else 'FAIL'}  {check['name']}  ({check['score']:g}/{check['points']:g})"
+                 + ("" if check["passed"] or not check.get("diagnosis") else f": {check['diagnosis']}")
+                 for check in function["checks"]] + list(function.get("notes", []))
+        meta = {"grade": True, "grade_id": function["task"], "locked": True, "points": function["max_score"],
+                "schema_version": 3, "solution": False, "task": False}
+        cells.append({"cell_type": "code", "execution_count": None, "id": f"library-{index}",
+                      "metadata": {"nbgrader": meta}, "source": f"# {function['task']}",
+                      "outputs": [{"output_type": "stream", "name": "stdout", "text": "\n".join(lines) + "\n"},
+                                  {"output_type": "execute_result", "execution_count": None, "metadata": {},
+                                   "data": {"text/plain": f"{function['score']:g} / {function['max_score']:g}"}}]})
+    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                        "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
 
 
 def hold_notebook(notebook: dict, held: list) -> None:

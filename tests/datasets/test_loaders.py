@@ -3,6 +3,7 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +11,8 @@ from cs231n_lib.backend import np
 from cs231n_lib.data_utils import get_CIFAR10_data, load_CIFAR10, load_CIFAR_batch
 from cs231n_lib.datasets import DataNotFoundError, VerificationError, verify_folder
 from cs231n_lib.datasets import locate
+
+from cs231n_lib.datasets.cifar10 import FOLDER_NAME
 
 from .conftest import SMALL, pixel_value, small_labels, write_batches
 from .helpers import SMALL_COUNTS, run_cli
@@ -172,3 +175,36 @@ def test_get_datasets_sh_installs_into_its_own_folder_by_default(tmp_path, small
         cwd=scratch_datasets, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     verify_folder(scratch_datasets / "cifar-10-batches-py", SMALL)
+
+
+def test_an_assignment_folder_finds_data_installed_in_a_folder_above(tmp_path, monkeypatch):
+    """assignments/<a>/cs231n_lib finds what `make data` put in the kit's datasets/."""
+    from cs231n_lib.datasets import locate
+    kit = tmp_path / "kit"
+    bundle_datasets = kit / "assignments" / "conv_pool" / "datasets"
+    monkeypatch.setattr(locate, "repo_datasets_dir", lambda: bundle_datasets)
+    with pytest.raises(locate.DataNotFoundError, match="get_datasets.sh"):
+        locate.find_cifar10()
+    installed = write_batches(kit / "datasets" / FOLDER_NAME)
+    assert locate.find_cifar10() == installed
+    nearer = write_batches(bundle_datasets / FOLDER_NAME)
+    assert locate.find_cifar10() == nearer   # the assignment's own copy comes first
+
+
+def test_a_bundles_data_script_installs_where_its_own_loader_looks(tmp_path, small_archive):
+    """An assignment bundle unpacked alone: its get_datasets.sh fills its datasets/, and its library loads that."""
+    from ..bundles.kit import unpack_bundle
+    bundle = unpack_bundle("train_cifar10", tmp_path)
+    if (REPO / ".venv").exists():
+        os.symlink(REPO / ".venv", bundle / ".venv")   # what the bundle's setup.sh makes
+    result = subprocess.run(
+        ["bash", "datasets/get_datasets.sh", "--archive", str(small_archive.path), "--sha256", small_archive.sha256,
+         "--expected-counts", SMALL_COUNTS, "--quiet"], cwd=bundle, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    environment = {key: value for key, value in os.environ.items() if key != "CS231N_DATA"}
+    environment["CS231N_COURSE_DATA"] = str(tmp_path / "no-course-folder")
+    found = subprocess.run([sys.executable, "-c", "import cs231n_lib.data_utils as d, cs231n_lib.datasets.locate as l; "
+                            "print(d.__file__); print(l.find_cifar10())"],
+                           cwd=bundle, env=environment, capture_output=True, text=True, timeout=60)
+    assert found.stdout.splitlines() == [str(bundle / "cs231n_lib" / "data_utils.py"),
+                                         str(bundle / "datasets" / FOLDER_NAME)], found.stderr

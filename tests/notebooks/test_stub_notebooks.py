@@ -48,12 +48,14 @@ def test_stub_notebook_stops_at_first_unimplemented_function(tmp_path, name, not
     assert error.ename == "NotImplementedError", \
         f"{name}: the first error is {error.ename}: {error.evalue}, not a NotImplementedError stub"
     traceback = strip_ansi(error.traceback if isinstance(error.traceback, str) else "\n".join(error.traceback))
-    if error.evalue.startswith("copy your implementations"):
-        # A later assignment first asks for the functions students wrote in earlier ones.
-        named = re.findall(r"([\w.]+) \(\w+\)", error.evalue)
+    if error.evalue.startswith("this notebook runs functions you wrote in earlier assignments"):
+        # A later assignment first asks for the functions students wrote in earlier ones, and the files to bring.
+        lines = re.findall(r"^  ([\w., ]+): bring cs231n_lib/[\w/]+\.py from your (\w+) folder$", error.evalue, re.M)
+        named = [task for functions, _ in lines for task in functions.split(", ")]
         earlier = earlier_tasks(name)
         assert named and all(task in earlier for task in named), \
             f"{name}: {error.evalue!r} names functions that are not earlier assignments' tasks {earlier}"
+        assert "python bring_earlier_work.py" in error.evalue
     elif error.evalue == NOTEBOOK_STUB_MESSAGE:
         assert "YOUR CODE HERE" in traceback, f"{name}: the notebook stub is not under # YOUR CODE HERE"
     else:

@@ -5,15 +5,17 @@ Nothing here is a student task. The notebooks use it in three places:
 - the setup cell: :func:`show_library_location` prints which copy of ``cs231n_lib`` the
   kernel imported (in the student release it must be the copy beside the notebook);
 - the grade cells: a :class:`Score` runs several checks, prints what passed and what
-  failed on stdout, and ends the cell with the points earned, which nbgrader reads as
-  partial credit (a grade cell whose last expression is a number scores that number);
+  failed on stdout, and ends the cell with its :class:`CellScore`, a number nbgrader reads
+  as partial credit, shown as ``earned / points``;
+- the first cell of a later assignment: :func:`check_earlier_work` says which of the
+  student's earlier functions are still stubs here, and which files to bring;
 - the training cells: :func:`quick_mode` is True while the notebook is graded (the
   autograder, or nbgrader's validate, which sets ``NBGRADER_EXECUTION``) or when
   ``CS231N_QUICK=1``, and long runs shrink; :func:`load_cifar10` falls back to a small
   synthetic data set in quick mode when CIFAR-10 is not installed, and
   :func:`notebook_data` is the one data set of the training notebook, loaded once.
 
->>> score = Score()
+>>> score = Score(points=3)
 >>> with score.check("one plus one", points=2):
 ...     assert 1 + 1 == 2
 PASS  one plus one  (2/2)
@@ -22,12 +24,18 @@ PASS  one plus one  (2/2)
 FAIL  a wrong claim  (0/1): AssertionError: arithmetic is broken
 >>> score.earned
 2.0
+>>> print(score.earned.text())
+2 / 3 points; failed: a wrong claim
 """
 
 import contextlib
 import contextvars
 import functools
+import importlib
+import inspect
+import linecache
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -85,23 +93,78 @@ def show_library_location(package=None, notebook_dir=None):
 
 # ----------------------------------------------------------------------------- scoring
 
+class CellScore(float):
+    """What a grade cell ends with: a number for nbgrader, shown to people as ``earned / points``.
+
+    The float is what nbgrader reads as the cell's partial credit (``text/plain``); notebooks
+    render :meth:`text` instead (``text/markdown``), e.g. ``2 / 3 points so far: every public
+    check passed; 1 point of hidden checks runs when your notebook is graded``.
+
+    In the student's notebook the hidden checks are not there, so the float counts them as
+    passed when no public check failed: a notebook that passes every public check then
+    passes nbgrader's validate, and one that fails a check does not (see
+    ``Score.earned``). While grading, the float is exactly the points earned.
+    """
+
+    def __new__(cls, value, earned, points, unchecked, failures):
+        number = super().__new__(cls, value)
+        number.points_earned = earned    # what the checks that ran earned
+        number.points = points           # the cell's points (None when the cell does not say)
+        number.unchecked = unchecked     # points of checks that did not run here (hidden ones)
+        number.failures = tuple(failures)
+        return number
+
+    def text(self):
+        """One line for people: earned / points, then what failed or what is still to come."""
+        total = self.points if self.points is not None else self.points_earned
+        line = f"{self.points_earned:g} / {total:g} points"
+        if self.failures:
+            return f"{line}; failed: {', '.join(self.failures)}"
+        if self.unchecked > 0:
+            return (f"{line} so far: every public check passed; {self.unchecked:g} "
+                    f"point{'' if self.unchecked == 1 else 's'} of hidden checks "
+                    f"run{'s' if self.unchecked == 1 else ''} when your notebook is graded")
+        return line
+
+    def _repr_markdown_(self):
+        return f"**{self.text()}**"
+
+
 class Score:
     """Points earned by a grade cell, one check at a time, for nbgrader's partial credit.
 
-    Each ``with score.check(description, points):`` block is one check: it earns its
-    points when the block finishes without an exception. A failing block prints the
-    reason on stdout (nbgrader zeroes any grade cell that writes to stderr, so nothing
-    goes there) and the cell carries on with the next check. ``NotImplementedError``
-    is the one exception let through: an unfinished function should stop the notebook
-    with its own message, and it earns nothing either way.
+    ``Score(points=N)``: N is the cell's points (its nbgrader ``points``, hidden checks
+    included; the release checks that the two agree). Each ``with score.check(description,
+    points):`` block is one check: it earns its points when the block finishes without an
+    exception. A failing block prints the reason on stdout (nbgrader zeroes any grade cell
+    that writes to stderr, so nothing goes there) and the cell carries on with the next
+    check. ``NotImplementedError`` is the one exception let through: an unfinished
+    function should stop the notebook with its own message, and it earns nothing either way.
 
-    End a grade cell with ``score.earned`` so that the cell's value is the points earned.
+    End a grade cell with ``score.earned``: the cell's value, a :class:`CellScore`.
     """
 
-    def __init__(self):
-        self.earned = 0.0
-        self.possible = 0.0
+    def __init__(self, points=None):
+        self.points = None if points is None else float(points)
+        self.passed_points = 0.0   # points of the checks that passed
+        self.possible = 0.0        # points of the checks that ran
         self.failures = []
+
+    @property
+    def earned(self):
+        """The cell's value: the points earned, as a :class:`CellScore`.
+
+        While grading (the autograder, nbgrader's autograde) the hidden checks have run and
+        the number is exactly the points earned. Elsewhere, in the student's notebook and in
+        nbgrader's validate, checks that did not run here (the hidden ones) count as passed
+        when no check failed: the cell then shows its full points to nbgrader, which is
+        what "nothing is known to be wrong" means in nbgrader's rules.
+        """
+        unchecked = 0.0 if self.points is None else max(self.points - self.possible, 0.0)
+        value = self.passed_points
+        if not self.failures and unchecked > 0 and not _grading():
+            value += unchecked
+        return CellScore(value, self.passed_points, self.points, unchecked, self.failures)
 
     @contextlib.contextmanager
     def check(self, description, points):
@@ -116,7 +179,7 @@ class Score:
             self.failures.append(description)
             self.report(description, points, error)
         else:
-            self.earned += points
+            self.passed_points += points
             self.report(description, points, None)
 
     def report(self, description, points, error):
@@ -128,22 +191,129 @@ class Score:
 
     def summary(self):
         """One line: points earned out of the points checked so far."""
-        return f"{self.earned:g} / {self.possible:g} points"
+        return f"{self.passed_points:g} / {self.possible:g} points"
+
+
+def _grading():
+    """True while every check of a cell runs: the autograder, or nbgrader's autograde."""
+    return AUTOGRADING.get() or os.environ.get("NBGRADER_EXECUTION") == "autograde"
 
 
 def describe_failure(error):
-    """The exception type and message, and the line of student code it came from when known."""
+    """The exception type and message, and the line of student code it came from when known.
+
+    An error raised inside NumPy (a shape mismatch in ``tensordot``, a broadcast that fails)
+    is described from the student's line that called NumPy, with the shapes of the arrays
+    there, and a hint when one of them looks wrongly zero-padded.
+    """
     text = f"{type(error).__name__}: {error}"
     if hasattr(error, "where"):
         return text  # raised for code that ran elsewhere (the autograder's sandbox): its message says where
-    frames = traceback.extract_tb(error.__traceback__)
-    # The innermost frame outside this module and the grade cell is usually the student's line.
-    inner = [f for f in frames if "notebook_utils" not in f.filename
-             and not f.filename.startswith("<") and "ipykernel_" not in f.filename]
-    if inner and not isinstance(error, AssertionError):
-        frame = inner[-1]
-        text += f"\n      at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: {frame.line}"
+    steps = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+             if not _is_helper_file(frame.f_code.co_filename)]
+    # The innermost frame outside NumPy, this module and the grade cell is usually the student's line.
+    own = [(frame, line) for frame, line in steps if not _is_array_library(frame.f_code.co_filename)]
+    if not own or isinstance(error, AssertionError):
+        return text
+    frame, line_number = own[-1]
+    filename = frame.f_code.co_filename
+    source = linecache.getline(filename, line_number).strip()
+    text += f"\n      at {Path(filename).name}:{line_number} in {frame.f_code.co_name}: {source}"
+    inside = [f for f, _ in steps if _is_array_library(f.f_code.co_filename)]
+    if inside and steps[-1][0] is inside[-1]:
+        text += f"\n      (raised inside NumPy's {inside[0].f_code.co_name}, called from that line)"
+        text += _array_shapes_note(frame.f_locals)
     return text
+
+
+def _is_helper_file(filename):
+    return filename == __file__ or filename.startswith("<") or "ipykernel_" in filename
+
+
+def _is_array_library(filename):
+    parts = Path(filename).parts
+    return "numpy" in parts or "cupy" in parts
+
+
+def _array_shapes_note(local_values):
+    """The shapes of the arrays a frame holds, and a hint when one is another padded on every axis."""
+    arrays = {name: value for name, value in local_values.items()
+              if hasattr(value, "shape") and hasattr(value, "ndim") and value.ndim > 0}
+    if not arrays:
+        return ""
+    note = "\n      arrays there: " + ", ".join(f"{name} {tuple(value.shape)}" for name, value in arrays.items())
+    for padded_name, padded in arrays.items():
+        for name, original in arrays.items():
+            if original.ndim != padded.ndim or original.ndim < 3:
+                continue
+            growth = {int(a) - int(b) for a, b in zip(padded.shape, original.shape)}
+            if len(growth) == 1 and growth.pop() > 0:
+                note += (f"\n      hint: {padded_name} is {name} padded on every axis; zero padding goes on the "
+                         f"height and width only: np.pad({name}, ((0, 0), (0, 0), (pad, pad), (pad, pad)))")
+                return note
+    return note
+
+
+def report_gradient_errors(errors, title=None):
+    """Print CS231n's lines ``dx error: 8.05e-09`` for each gradient, with what to expect.
+
+    ``errors``: ``{input name: relative error}`` as :func:`check_gradient` returns it.
+    """
+    if title:
+        print(f"Testing {title}:")
+    for name, error in errors.items():
+        print(f"d{name} error: {error:.2e}")
+    print("(each should be about 1e-8 or smaller; 1e-3 or larger means that gradient is wrong)")
+
+
+# The statement the release puts in place of each part a student writes (autograder/stubs.py
+# writes it; a test keeps the two in step): a line of its own that raises NotImplementedError
+# with "<task>: your task in <assignment>/<notebook>; ...".
+STUB_PATTERN = re.compile(r'^[ \t]*raise NotImplementedError\("([\w.]+): your task in (\w+)/', re.MULTILINE)
+
+
+def stubbed_tasks(source):
+    """[(task, assignment)] of the stubs left in Python source text, in order.
+
+    >>> stub = "im2col.im2col: your task in im2col/Im2col.ipynb; see the notebook's instructions"
+    >>> stubbed_tasks(f'def im2col(x):\\n    raise NotImplementedError("{stub}")\\n')
+    [('im2col.im2col', 'im2col')]
+    """
+    return STUB_PATTERN.findall(source)
+
+
+def check_earlier_work(functions):
+    """Stop with a clear message when any of ``functions`` is still a stub in this copy of the library.
+
+    ``functions``: names relative to the library, e.g. ``["layers.affine_forward",
+    "im2col.im2col"]``: what this notebook runs of the earlier assignments. A stub is found
+    by its message (``your task in <assignment>/<notebook>``), so the message says which
+    assignment each function comes from and which files of that assignment to bring.
+    Prints a line when everything is there; raises ``NotImplementedError`` otherwise.
+    """
+    package = __name__.rsplit(".", 1)[0]
+    missing = {}   # assignment -> {file: [functions]}
+    for name in functions:
+        module_name, _, attribute = name.rpartition(".")
+        module = importlib.import_module(f"{package}.{module_name}")
+        function = getattr(module, attribute)
+        linecache.checkcache(module.__file__)
+        for _, assignment in stubbed_tasks(inspect.getsource(function))[:1]:
+            file = f"{package}/{module_name.replace('.', '/')}.py"
+            missing.setdefault(assignment, {}).setdefault(file, []).append(name)
+    if not missing:
+        print("Your functions from the earlier assignments are all here.")
+        return
+    lines = ["this notebook runs functions you wrote in earlier assignments, and this folder's copy of "
+             "the library still has their stubs:"]
+    for assignment, files in missing.items():
+        for file, names in files.items():
+            lines.append(f"  {', '.join(names)}: bring {file} from your {assignment} folder")
+    folders = " ".join(f"../{assignment}" for assignment in missing)
+    lines.append(f"Copy those files over, or run in a terminal, in this folder: "
+                 f"python bring_earlier_work.py {folders}")
+    lines.append("then run this cell again.")
+    raise NotImplementedError("\n".join(lines))
 
 
 @contextlib.contextmanager

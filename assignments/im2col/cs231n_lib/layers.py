@@ -2,8 +2,8 @@
 
 Every forward returns ``(out, cache)``; every backward takes ``(dout, cache)``
 and returns the gradients of its inputs in the forward's argument order.
-The parts students write sit between the solution markers (see
-solutions/tasks.toml); the checks and the cache line stay outside, given to students.
+In a student's copy, each part to write is a ``NotImplementedError`` naming the
+notebook that checks it; the input checks and the cache line around it are given.
 All functions run on NumPy and CuPy arrays alike (``xp = get_array_module(x)``).
 
 >>> from cs231n_lib.backend import np

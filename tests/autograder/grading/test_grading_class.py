@@ -131,3 +131,17 @@ def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_p
             {"convpool-answer-full-connectivity": 2, "convpool-answer-parameter-sharing": 3, "convpool-answer-pooling": 3}
         assert {c.name for c in notebook.grade_cells} <= {c.name for c in notebook.source_cells}
         assert all(c.checksum for c in notebook.source_cells)
+
+
+def test_the_library_part_has_a_graded_copy_for_formgrader(graded_conv_pool):
+    """formgrader lists a gradebook notebook only when autograded/<s>/<a>/<notebook>.ipynb exists."""
+    import json
+    layout, results = graded_conv_pool
+    copy = json.loads((layout.autograded_dir("conv_pool", "ben") / f"{LIBRARY_NOTEBOOK}.ipynb").read_text())
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in copy["cells"] if c["cell_type"] == "code"}
+    assert sorted(cells) == sorted(f["task"] for f in results["ben"]["library"]["functions"])
+    backward = cells["layers.affine_backward"]
+    assert backward["metadata"]["nbgrader"]["points"] == 4
+    printed = backward["outputs"][0]["text"]
+    assert "FAIL  db  (0/1)" in printed and "PASS  dx  (1/1)" in printed
+    assert backward["outputs"][1]["data"]["text/plain"] == "2 / 4"

@@ -107,4 +107,5 @@ def make_kit(root: Path, with_second_notebook: bool = False) -> Layout:
     data_script.parent.mkdir()
     data_script.write_text("#!/bin/sh\necho fetching data\n")
     return Layout(lib_dir=lib, solutions_dir=solutions, tasks_file=solutions / "tasks.toml",
-                     data_script=data_script, course_dir=root / "course", assignments_dir=root / "assignments")
+                     data_script=data_script, course_dir=root / "course", assignments_dir=root / "assignments",
+                     dist_dir=root / "dist")

@@ -7,6 +7,7 @@ assignments/ byte for byte.
 
 import pytest
 
+from autograder.bundle import write_zip
 from autograder.nbgrader import exclude_overwriting
 from autograder.course import Layout
 from autograder.leak_scan import collect_rules, scan_release
@@ -60,3 +61,13 @@ def test_autograde_keeps_the_library_files_each_assignment_asks_for():
     assert expected["conv_pool"] == ["cs231n_lib/layers.py"]
     assert expected["train_cifar10"] == ["cs231n_lib/classifiers/cnn.py"]
     assert set(expected) == set(CATALOG.names())
+
+
+@needs_notebooks
+@pytest.mark.parametrize("assignment", WITH_NOTEBOOK)
+def test_the_release_zips_each_bundle_as_students_download_it(regenerated, assignment, tmp_path):
+    """dist/<a>.zip: the committed folder under one top folder, the same bytes as zipping it again."""
+    zipped = regenerated.parent / "dist" / f"{assignment}.zip"
+    assert zipped.is_file(), f"the release wrote no {zipped}"
+    again = write_zip(LAYOUT.assignments_dir / assignment, tmp_path / f"{assignment}.zip", top=assignment)
+    assert zipped.read_bytes() == again.read_bytes()

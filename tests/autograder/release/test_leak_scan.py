@@ -56,6 +56,8 @@ def test_rules_hold_instructor_lines_but_not_public_or_trivial_ones(kit):
     ("datasets/get_datasets.sh", f"#!/bin/sh\n  {HIDDEN_LINE}\n", "instructor-only line"),
     ("minilib/extra.py", f"def scale(self, x):\n    {REFERENCE_LINE}\n", "reference solution"),
     ("minilib/answer.py", f"{NOTEBOOK_SOLUTION_LINE}\n", "solution)"),
+    ("minilib/ops.py", '"""The tasks are listed in solutions/tasks.toml."""\n', "instructor's kit 'tasks.toml'"),
+    ("README.md", "Run `make venv` first.\n", "instructor's kit 'make venv'"),
 ])
 def test_a_planted_leak_in_any_file_is_caught(kit, clean_release, relative, content, expected):
     _, rules = kit

@@ -34,12 +34,15 @@ def test_every_assignment_with_a_notebook_is_released(released):
     assert sorted(p.name for p in layout.assignments_dir.iterdir()) == ["first", "second"]
 
 
-def test_a_release_holds_notebook_stubbed_library_and_data_script(released):
+def test_a_release_holds_notebook_stubbed_library_data_script_and_bundle_files(released):
     layout, _ = released
     files = snapshot(layout.assignments_dir / "first")
-    assert sorted(files) == ["First.ipynb", "datasets/get_datasets.sh", "minilib/__init__.py",
-                             "minilib/ops.py", "minilib/sub/__init__.py", "minilib/sub/more.py"]
+    assert sorted(files) == ["First.ipynb", "README.md", "datasets/get_datasets.sh", "minilib/__init__.py",
+                             "minilib/ops.py", "minilib/sub/__init__.py", "minilib/sub/more.py",
+                             "requirements.txt", "setup.sh", "submit.py"]
     assert files["datasets/get_datasets.sh"][1], "the data script must stay executable"
+    # The second assignment runs the first one's functions: it gets the script that brings them.
+    assert "bring_earlier_work.py" in snapshot(layout.assignments_dir / "second")
     catalog = load_catalog(layout.tasks_file, layout.lib_dir)
     for relative, text in stub_library(layout.lib_dir, catalog).items():
         assert files[f"minilib/{relative.as_posix()}"][0] == text.encode()

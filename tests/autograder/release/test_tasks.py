@@ -21,7 +21,7 @@ def test_the_real_tasks_file_resolves_to_library_files():
 
 
 @pytest.mark.parametrize("toml, message", [
-    ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\n', r"\[a\]: expected exactly the keys .*missing \['tasks'\]"),
+    ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\n', r"\[a\]: expected the keys .*missing \['tasks'\]"),
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\npoints = 3\n', r"unknown \['points'\]"),
     ('[a]\nnotebook = "A.py"\ntitle = "A"\ntasks = []\n', r"notebook must be a file name ending in .ipynb"),
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = ["ops"]\n', r"task 'ops' must be 'module.function'"),
@@ -29,6 +29,8 @@ def test_the_real_tasks_file_resolves_to_library_files():
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = ["ops.double"]\n'
      '[b]\nnotebook = "B.ipynb"\ntitle = "B"\ntasks = ["ops.double"]\n', r"\[b\]: task 'ops.double' is already listed in \[a\]"),
     ('["a b"]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\n', r"must be a Python-style identifier"),
+    ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\nextra_files = ["../model.npz"]\n',
+     r"extra_files must be a list of file names beside the notebook"),
     ('[a\n', r"not valid TOML"),
 ])
 def test_a_bad_tasks_file_is_an_error_saying_what_was_expected(tmp_path, toml, message):

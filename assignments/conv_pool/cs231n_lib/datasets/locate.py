@@ -3,7 +3,10 @@
 1. ``$CS231N_DATA`` when set: a personal override, so it must hold the data (an error
    otherwise, rather than silently using another copy);
 2. the published course folder: ``$CS231N_COURSE_DATA``, or ``/srv/cs231n/data`` when unset;
-3. the repository's ``datasets/`` folder (where ``fetch`` installs by default).
+3. the ``datasets/`` folder beside this library (where ``fetch`` and ``get_datasets.sh``
+   install by default), then the ``datasets/`` folder of each folder above it, nearest
+   first: an assignment folder that sits in the course kit (``assignments/<a>/``) or beside
+   a folder of its own data finds what was installed there.
 
 Each place may be the folder that holds ``cifar-10-batches-py/`` or that folder itself.
 """
@@ -25,8 +28,13 @@ class DataNotFoundError(FileNotFoundError, DatasetError):
 
 
 def repo_datasets_dir():
-    """``<repo>/datasets``: the package lives in ``<repo>/cs231n_lib/datasets/``."""
+    """``<folder>/datasets`` beside the library: the package lives in ``<folder>/cs231n_lib/datasets/``."""
     return pathlib.Path(__file__).resolve().parents[2] / "datasets"
+
+
+def datasets_dirs_above():
+    """The ``datasets/`` folders of the folders above the library's own folder, nearest first."""
+    return [folder / "datasets" for folder in repo_datasets_dir().parent.parents]
 
 
 def course_dir():
@@ -56,7 +64,8 @@ def search_order():
         places.append((f"${DATA_ENV_VAR}", pathlib.Path(os.environ[DATA_ENV_VAR])))
     course_label = f"${COURSE_ENV_VAR}" if os.environ.get(COURSE_ENV_VAR) else "course folder (default)"
     places.append((course_label, course_dir()))
-    places.append(("repository datasets/", repo_datasets_dir()))
+    places.append(("datasets/ beside the library", repo_datasets_dir()))
+    places.extend(("datasets/ of a folder above", folder) for folder in datasets_dirs_above())
     return places
 
 
@@ -86,5 +95,6 @@ def find_cifar10(root=None):
         if found is not None:
             return found
         looked.append(f"{label} {place}")
-    raise DataNotFoundError(f"CIFAR-10 not found (looked in: {'; '.join(looked)}); "
-                            f"get it with: {FETCH_COMMAND}")
+    raise DataNotFoundError(f"CIFAR-10 not found (looked in: {'; '.join(looked[:3])}; and the datasets/ "
+                            f"folders above; in an assignment folder, datasets/get_datasets.sh installs it "
+                            f"beside the library); get it with: {FETCH_COMMAND}")

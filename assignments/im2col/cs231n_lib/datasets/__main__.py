@@ -58,7 +58,7 @@ def build_parser():
         prog="python -m cs231n_lib.datasets",
         description="Fetch, verify and publish CIFAR-10 for the course.",
         epilog=f"Loaders look in ${DATA_ENV_VAR}, then ${COURSE_ENV_VAR} (default "
-               f"{DEFAULT_COURSE_DIR}), then {repo_datasets_dir()}.")
+               f"{DEFAULT_COURSE_DIR}), then {repo_datasets_dir()}, then the datasets/ folders above it.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fetch = commands.add_parser("fetch", help="download, check and install a data set")
