@@ -103,8 +103,10 @@ def page(playwright_browser):
 
 
 def grade_cell_count(path: Path) -> int:
+    """The notebook's test cells (written answers are graded cells too, but print no score)."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    return sum(1 for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade"))
+    return sum(1 for cell in notebook["cells"]
+               if cell["cell_type"] == "code" and cell["metadata"].get("nbgrader", {}).get("grade"))
 
 
 def plots_expected(path: Path) -> bool:

@@ -118,7 +118,7 @@ def test_submit_packs_a_run_that_stopped_at_an_unfinished_function(tmp_path):
     nbformat.write(stopped.value.notebook, folder / "ConvPool.ipynb")   # the cells run until the stop, saved
     result = run_script(folder, "submit.py")
     assert result.returncode == 0, result.stderr
-    assert "not run, after the run stopped with NotImplementedError: convpool-test-conv-single-volume" in result.stdout
+    assert "not run, after the run stopped with NotImplementedError: convpool-test-weights-per-neuron" in result.stdout
     assert (folder / "conv_pool_submission.zip").is_file()
 
 
