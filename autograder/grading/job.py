@@ -19,7 +19,6 @@ resumes and a repeated one changes nothing. A job never touches the gradebook: t
 parent process is its only writer.
 """
 
-import copy
 import dataclasses
 import datetime
 import json
@@ -32,6 +31,7 @@ from ..files import LIMITS, UnsafeFileError, read_regular_file
 from ..notebook_spec import NotebookSpec, notebook_spec
 from ..notebooks import parse_submitted_notebook
 from ..sandbox import SandboxLimits
+from .graded_copy import graded_copy, library_copy
 from .integrity import scan_submission
 from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
@@ -243,62 +243,6 @@ def _run_record(run, outcome: NotebookOutcome) -> dict:
     return {"status": status, "description": outcome.stopped or run.describe(),
             "wall_seconds": round(run.wall_seconds, 2), "timed_out": run.timed_out, "returncode": run.returncode,
             "stderr_tail": run.stderr[-1500:]}
-
-
-def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) -> dict:
-    """The student's notebook as it was graded, for formgrader and instructors: locked and grade
-    cells restored, every output from the run, and the grading metadata the release gave (a
-    student's edit of a cell's points or grade flag must not show in formgrader)."""
-    graded = copy.deepcopy(notebook)
-    cells = graded.get("cells") if isinstance(graded.get("cells"), list) else []
-    points = {cell.grade_id: (cell.points, False) for cell in spec.grade_cells}
-    points.update({cell.grade_id: (cell.points, True) for cell in spec.manual_cells})
-    for index, cell in enumerate(cells):
-        if not isinstance(cell, dict):
-            continue
-        if cell.get("cell_type") == "code":
-            if index in outcome.sources:
-                cell["source"] = outcome.sources[index]
-            cell["outputs"] = outcome.outputs.get(index, [])
-            cell["execution_count"] = None
-        metadata = cell.get("metadata")
-        grading = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-        if not isinstance(grading, dict):
-            continue
-        grade_id = grading.get("grade_id")
-        if isinstance(grade_id, str) and grade_id in points:
-            cell_points, written = points[grade_id]
-            grading.update(grade=True, solution=written, locked=not written, points=cell_points)
-        else:
-            grading.update(grade=False)
-            grading.pop("points", None)
-    return graded
-
-
-def library_copy(library: dict) -> dict:
-    """The library part as a notebook for instructors (formgrader): one grade cell per function.
-
-    Each cell's ``grade_id`` is the function, as in the gradebook's library notebook; its
-    output lists the checks, with the diagnosis of each failure, and ends with the score.
-    """
-    cells = [{"cell_type": "markdown", "id": "library-title", "metadata": {},
-              "source": f"# {LIBRARY}: the library functions, graded in the clean room\n\n"
-                        f"{library['score']:g} / {library['max_score']:g} points"
-                        + (f"\n\n{library['error']}" if library.get("error") else "")}]
-    for index, function in enumerate(library.get("functions", [])):
-        lines = [f"{'PASS' if check['passed'] else 'FAIL'}  {check['name']}  ({check['score']:g}/{check['points']:g})"
-                 + ("" if check["passed"] or not check.get("diagnosis") else f": {check['diagnosis']}")
-                 for check in function["checks"]] + list(function.get("notes", []))
-        meta = {"grade": True, "grade_id": function["task"], "locked": True, "points": function["max_score"],
-                "schema_version": 3, "solution": False, "task": False}
-        cells.append({"cell_type": "code", "execution_count": None, "id": f"library-{index}",
-                      "metadata": {"nbgrader": meta}, "source": f"# {function['task']}",
-                      "outputs": [{"output_type": "stream", "name": "stdout", "text": "\n".join(lines) + "\n"},
-                                  {"output_type": "execute_result", "execution_count": None, "metadata": {},
-                                   "data": {"text/plain": f"{function['score']:g} / {function['max_score']:g}"}}]})
-    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
 
 
 def hold_notebook(notebook: dict, held: list) -> None:

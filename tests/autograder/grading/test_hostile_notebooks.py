@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,54 @@ EQUALS_ANYTHING = {
 }
 
 
+# 7. Script for the TA's browser: formgrader renders the graded copy of a notebook with nbconvert,
+#    which passes raw HTML in markdown and raw cells through and prints a cell's grade_id into the
+#    page; a script there runs in the TA's Jupyter session and could give grades through formgrader.
+#    Each payload sets a numbered marker, PWN<n>; none may reach a place where it would run.
+SCRIPTED_ANSWER = """Pooling keeps the largest activation of each window.
+<script>window.PWN1 = 1</script>
+<img src=x onerror="window.PWN2 = 1">
+[a link](javascript:window.PWN3=1) and <a href="jav&#x09;ascript:window.PWN4=1">another</a>
+<svg onload="window.PWN5 = 1"></svg>
+<iframe srcdoc="<script>window.PWN6 = 1</script>"></iframe>
+
+    an indented code block, then a blank line
+
+<style>body { background: url("javascript:window.PWN7=1") }</style>
+<meta http-equiv="refresh" content="0;url=javascript:window.PWN8=1">
+"""
+SCRIPTED_MARKDOWN = '<details open ontoggle="window.PWN9 = 1">details</details>\n\n$x < y$ <b onmouseover=PWN10>b</b>'
+SCRIPTED_RAW = "<script>window.PWN11 = 1</script>"
+SCRIPTED_GRADE_ID = 'x" autofocus onfocus="window.PWN12 = 1'
+SCRIPTED_DISPLAY = """
+from IPython.display import HTML, Javascript, display
+display(HTML("<script>window.PWN13 = 1</script>"))
+display(Javascript("window.PWN14 = 1"))
+"""
+
+
+def with_scripts(folder: Path, notebook: str) -> None:
+    """The untouched stubs, with every place of the notebook a student can write holding a script."""
+    path = folder / notebook
+    data = read_notebook(path)
+    for cell in data["cells"]:
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if grading.get("grade_id") == "convpool-answer-pooling":
+            cell["source"] = SCRIPTED_ANSWER
+        elif grading.get("solution") and cell["cell_type"] == "code":
+            grading["grade_id"] = SCRIPTED_GRADE_ID
+            cell["metadata"]["tags"] = ['"><script>window.PWN15 = 1</script>']
+    data["cells"][2:2] = [
+        {"cell_type": "markdown", "id": "added-markdown", "metadata": {}, "source": SCRIPTED_MARKDOWN},
+        {"cell_type": "raw", "id": "added-raw", "metadata": {"raw_mimetype": "text/html"}, "source": SCRIPTED_RAW},
+        {"cell_type": "code", "execution_count": None, "id": "added-display", "metadata": {}, "outputs": [],
+         "source": SCRIPTED_DISPLAY}]
+    data["metadata"]["title"] = "</title><script>window.PWN16 = 1</script>"
+    data["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"w": {
+        "model_name": "HTMLModel", "state": {"value": "<img src=x onerror='window.PWN17 = 1'>"}}}}}
+    write_notebook(data, path)
+
+
 def instructor_needles() -> list[str]:
     """Long instructor-only lines of this assignment: a hidden test, a notebook solution, the reference."""
     layout = new_layout(Path("/nonexistent"))
@@ -162,6 +211,7 @@ def hostile_batch(requires_sandbox, tmp_path_factory):
     for student, (kind, cells, solutions) in attacks.items():
         folder = build_submission(layout, assignment, own, kind, root / "class" / student)
         with_cells(folder, assignment.notebook, cells, solutions)
+    with_scripts(build_submission(layout, assignment, own, "stubs", root / "class" / "scripter"), assignment.notebook)
     layers = root / "class" / "deep" / "cs231n_lib" / "layers.py"
     layers.write_text(DEEP_LIBRARY + layers.read_text())
     # A notebook file nested deeper than any recursive JSON parser survives.
@@ -183,13 +233,14 @@ def graded_output(layout, student: str, cell_id: str) -> str:
 def test_the_batch_is_intact_and_the_honest_student_gets_full_marks(hostile_batch):
     _, report = hostile_batch
     assert not report.internal_errors
-    assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "honest", "stubs"}
+    assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "scripter", "honest",
+                                   "stubs"}
     honest = report.results["honest"]
     assert honest["score"] == 70 and honest["max_score"] == 70 + 8   # 8 points of written answers wait for a TA
     assert report.results["stubs"]["score"] == 0
 
 
-@pytest.mark.parametrize("student", ["silencer", "snooper", "detacher", "deep", "forger", "nested"])
+@pytest.mark.parametrize("student", ["silencer", "snooper", "detacher", "deep", "forger", "nested", "scripter"])
 def test_an_attack_earns_nothing_even_before_the_hold(hostile_batch, student):
     _, report = hostile_batch
     result = report.results[student]
@@ -197,7 +248,9 @@ def test_an_attack_earns_nothing_even_before_the_hold(hostile_batch, student):
     # Every one of them is the untouched stubs plus the attack: nothing may be earned.
     assert result["score"] == 0
     assert notebook.get("held_score", notebook["score"]) == 0
-    assert all(cell.get("held_score", cell["score"]) == 0 for cell in notebook["cells"])
+    assert all(cell.get("held_score", cell["score"]) == 0 for cell in notebook["cells"] if not cell.get("manual"))
+    # A written answer is a TA's to grade (the scripter's waits for one); no other scores anything.
+    assert all(cell["score"] in (0, None) for cell in notebook["cells"] if cell.get("manual"))
 
 
 @pytest.mark.parametrize("student, kind", [("silencer", "hook"), ("snooper", "files"), ("detacher", "process")])
@@ -294,3 +347,62 @@ def test_ordinary_failure_messages_are_not_withheld():
     for message in ("AssertionError: V has shape (4, 4, 3), expected (4, 4, 2)",
                     "NotImplementedError: layers.conv_forward_naive: your task in conv_pool/ConvPool.ipynb"):
         assert not forbidden.quoted_in(message)
+
+
+class _ActiveMarkers(HTMLParser):
+    """Every PWN marker found where a browser would run it: in any attribute (event handlers,
+    URLs, srcdoc, refresh) or inside a script or style element. In text, it is only shown."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.active, self.shown, self._inside = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.active += [f"<{tag} {name}={value!r}>" for name, value in attrs if "PWN" in f"{name}{value}"]
+        if tag in ("script", "style"):
+            self._inside.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.active += [f"<{tag} {name}={value!r}/>" for name, value in attrs if "PWN" in f"{name}{value}"]
+
+    def handle_endtag(self, tag):
+        if self._inside and self._inside[-1] == tag:
+            self._inside.pop()
+
+    def handle_data(self, data):
+        if "PWN" in data:
+            (self.active if self._inside else self.shown).append(data.strip()[:80])
+
+
+def formgrader_page(path: Path) -> str:
+    """The page formgrader serves for a graded notebook: nbgrader's exporter and template, as configured by it."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": ASSIGNMENT, "notebook_id": path.stem, "submission_id": "s", "index": 0, "total": 1,
+                 "base_url": "", "student": "scripter", "last_name": "", "first_name": "", "notebook_path": str(path)}
+    page, _ = HTMLExporter(config=config).from_filename(str(path), resources=resources)
+    return page
+
+
+def test_the_graded_copy_runs_nothing_in_formgrader(hostile_batch):
+    layout, report = hostile_batch
+    graded = layout.autograded_dir(ASSIGNMENT, "scripter")
+    parser = _ActiveMarkers()
+    parser.feed(formgrader_page(graded / "ConvPool.ipynb"))
+    assert parser.active == []
+    # The TA still reads what the student wrote, as text: the answer and the scripts it carried.
+    shown = " ".join(parser.shown)
+    assert all(f"PWN{n}" in shown for n in (1, 9, 11)), shown
+    page = formgrader_page(graded / "ConvPool.ipynb")
+    assert "Pooling keeps the largest activation of each window." in page
+    answer = next(cell for cell in report.results["scripter"]["notebook"]["cells"]
+                  if cell["grade_id"] == "convpool-answer-pooling")
+    assert answer["status"] == "needs manual grading" and "window.PWN1" in answer["answer"]
+    library = _ActiveMarkers()
+    library.feed(formgrader_page(graded / "cs231n_lib.ipynb"))
+    assert library.active == []
