@@ -11,7 +11,8 @@ kernels run in quick mode (``CS231N_QUICK=1``), as when graded, so that training
 needs no CIFAR-10 download.
 
 An instructor's side: formgrader, on a class graded by the kit, lists the library's grade
-notebook with each student's score.
+notebook with each student's score, and shows a notebook with a script in every place a
+student can write (its written answer among them) without running any of it.
 
 Slow (a few minutes: the environment is installed from the package index once per run);
 skipped, with the reason, where Chromium or Playwright is missing or the package index
@@ -27,12 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.class_simulation import build_submission
+from autograder.class_simulation import build_class, build_submission
+from autograder.collect import collect
 from autograder.grading.batch import grade_class
-from autograder.nbgrader import write_config
+from autograder.nbgrader import open_gradebook, write_config
 from autograder.notebooks import NOTEBOOK_STUB_MESSAGE
 
-from ..autograder.conftest import OPTIONS, collected_class
+from ..autograder.conftest import OPTIONS, new_layout
+from ..autograder.grading.scripted_notebook import ANSWER_TEXT, with_scripts
 from ..bundles.kit import LAYOUT, unpack_bundle
 from .lab import STDERR_MIME, JupyterServer, NotebookPage, browser_unavailable_reason
 
@@ -158,11 +161,15 @@ def test_a_finished_notebook_passes_every_public_check_plots_and_validates(stude
     lab.close_dialog()
 
 
-def test_formgrader_shows_the_library_grade_notebooks_scores(playwright_browser, page, tmp_path):
+def test_formgrader_shows_the_library_grade_notebooks_scores_and_runs_no_students_script(playwright_browser, page,
+                                                                                         tmp_path):
     reason = browser_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    layout = collected_class(tmp_path, "conv_pool", {"ada": "reference", "cy": "stubs"})
+    layout = new_layout(tmp_path)
+    folders = build_class(layout, "conv_pool", {"ada": "reference", "cy": "stubs", "sam": "stubs"}, tmp_path / "class")
+    with_scripts(folders["sam"], layout.catalog().get("conv_pool").notebook)   # scripts everywhere a student writes
+    collect(layout, "conv_pool", [tmp_path / "class"], log=lambda line: None)
     report = grade_class(layout, "conv_pool", jobs=2, options=OPTIONS, progress=False)
     assert {student: result["score"] for student, result in report.results.items()}["ada"] > 0
     write_config(layout, layout.catalog())   # formgrader reads the course directory's nbgrader_config.py
@@ -177,3 +184,22 @@ def test_formgrader_shows_the_library_grade_notebooks_scores(playwright_browser,
         library_max = sum(f["max_score"] for f in report.results["ada"]["library"]["functions"])
         assert f"{library_max:g} / {library_max:g}" in rows["ada"], rows
         assert f"0 / {library_max:g}" in rows["cy"], rows
+
+        # sam's notebook as a TA grades it: the written answer is there, as text, and none of
+        # the scripts sam put in the notebook ran (tests/autograder/grading/scripted_notebook.py).
+        with open_gradebook(layout.gradebook) as gradebook:
+            submission = gradebook.find_submission_notebook("ConvPool", "conv_pool", "sam").id
+        page.goto(server.url(f"formgrader/submissions/{submission}/"))
+        page.get_by_text(ANSWER_TEXT).wait_for(timeout=60_000)
+        page.wait_for_timeout(2_000)   # time for anything that loads late (images, frames, a refresh)
+        for element in page.locator(".student-text b, .student-text a, .student-text details").all():
+            if element.is_visible():   # handlers that wait for the pointer
+                element.hover(timeout=2_000)
+        page.locator(".nbgrader_cell", has_text=ANSWER_TEXT).screenshot(
+            path=str(SCREENSHOTS / "formgrader-scripted-answer.png"))
+        ran = page.evaluate("() => Object.keys(window).filter(name => name.startsWith('PWN'))")
+        frames = [frame.evaluate("() => Object.keys(window).filter(name => name.startsWith('PWN'))")
+                  for frame in page.frames]
+        assert ran == [] and all(found == [] for found in frames), (ran, frames)
+        assert page.locator("iframe, object, embed, a[href^='javascript' i]").count() == 0
+        assert "PWN1" in page.inner_text("body")   # the script sam wrote is shown to the TA, as text

@@ -23,6 +23,7 @@ from autograder.grading.batch import grade_class
 from autograder.notebooks import read_notebook, write_notebook
 
 from ..conftest import OPTIONS, new_layout
+from .scripted_notebook import ANSWER_ID, ANSWER_TEXT, with_scripts
 
 pytestmark = pytest.mark.slow   # grades hostile submissions in the sandbox
 
@@ -109,54 +110,6 @@ EQUALS_ANYTHING = {
                                               "    return Anything()\n",
     "convpool-output-size": ANYTHING + "\ndef spatial_output_size(W, F, P, S):\n    return Anything()\n",
 }
-
-
-# 7. Script for the TA's browser: formgrader renders the graded copy of a notebook with nbconvert,
-#    which passes raw HTML in markdown and raw cells through and prints a cell's grade_id into the
-#    page; a script there runs in the TA's Jupyter session and could give grades through formgrader.
-#    Each payload sets a numbered marker, PWN<n>; none may reach a place where it would run.
-SCRIPTED_ANSWER = """Pooling keeps the largest activation of each window.
-<script>window.PWN1 = 1</script>
-<img src=x onerror="window.PWN2 = 1">
-[a link](javascript:window.PWN3=1) and <a href="jav&#x09;ascript:window.PWN4=1">another</a>
-<svg onload="window.PWN5 = 1"></svg>
-<iframe srcdoc="<script>window.PWN6 = 1</script>"></iframe>
-
-    an indented code block, then a blank line
-
-<style>body { background: url("javascript:window.PWN7=1") }</style>
-<meta http-equiv="refresh" content="0;url=javascript:window.PWN8=1">
-"""
-SCRIPTED_MARKDOWN = '<details open ontoggle="window.PWN9 = 1">details</details>\n\n$x < y$ <b onmouseover=PWN10>b</b>'
-SCRIPTED_RAW = "<script>window.PWN11 = 1</script>"
-SCRIPTED_GRADE_ID = 'x" autofocus onfocus="window.PWN12 = 1'
-SCRIPTED_DISPLAY = """
-from IPython.display import HTML, Javascript, display
-display(HTML("<script>window.PWN13 = 1</script>"))
-display(Javascript("window.PWN14 = 1"))
-"""
-
-
-def with_scripts(folder: Path, notebook: str) -> None:
-    """The untouched stubs, with every place of the notebook a student can write holding a script."""
-    path = folder / notebook
-    data = read_notebook(path)
-    for cell in data["cells"]:
-        grading = cell.get("metadata", {}).get("nbgrader", {})
-        if grading.get("grade_id") == "convpool-answer-pooling":
-            cell["source"] = SCRIPTED_ANSWER
-        elif grading.get("solution") and cell["cell_type"] == "code":
-            grading["grade_id"] = SCRIPTED_GRADE_ID
-            cell["metadata"]["tags"] = ['"><script>window.PWN15 = 1</script>']
-    data["cells"][2:2] = [
-        {"cell_type": "markdown", "id": "added-markdown", "metadata": {}, "source": SCRIPTED_MARKDOWN},
-        {"cell_type": "raw", "id": "added-raw", "metadata": {"raw_mimetype": "text/html"}, "source": SCRIPTED_RAW},
-        {"cell_type": "code", "execution_count": None, "id": "added-display", "metadata": {}, "outputs": [],
-         "source": SCRIPTED_DISPLAY}]
-    data["metadata"]["title"] = "</title><script>window.PWN16 = 1</script>"
-    data["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"w": {
-        "model_name": "HTMLModel", "state": {"value": "<img src=x onerror='window.PWN17 = 1'>"}}}}}
-    write_notebook(data, path)
 
 
 def instructor_needles() -> list[str]:
@@ -399,9 +352,8 @@ def test_the_graded_copy_runs_nothing_in_formgrader(hostile_batch):
     shown = " ".join(parser.shown)
     assert all(f"PWN{n}" in shown for n in (1, 9, 11)), shown
     page = formgrader_page(graded / "ConvPool.ipynb")
-    assert "Pooling keeps the largest activation of each window." in page
-    answer = next(cell for cell in report.results["scripter"]["notebook"]["cells"]
-                  if cell["grade_id"] == "convpool-answer-pooling")
+    assert ANSWER_TEXT in page
+    answer = next(cell for cell in report.results["scripter"]["notebook"]["cells"] if cell["grade_id"] == ANSWER_ID)
     assert answer["status"] == "needs manual grading" and "window.PWN1" in answer["answer"]
     library = _ActiveMarkers()
     library.feed(formgrader_page(graded / "cs231n_lib.ipynb"))
