@@ -1,6 +1,8 @@
-"""What the grading commands share: the course directory option and one way to fail."""
+"""What the grading commands share: the course directory option, one way to fail, and text
+from submissions made safe to print."""
 
 import sys
+import unicodedata
 from pathlib import Path
 
 from .course import Layout
@@ -15,6 +17,24 @@ def layout_from(args) -> Layout:
     return Layout.of_repo().with_outputs(course_dir=args.course_dir)
 
 
+# Unicode categories of characters that steer a terminal instead of showing: controls (escape
+# sequences, carriage return, backspace), format characters (bidirectional overrides) and
+# private or unpaired code points.
+_STEERING = frozenset({"Cc", "Cf", "Co", "Cs"})
+
+
+def for_terminal(text: str) -> str:
+    r"""``text`` (a file name, path or message from a submission) with every character that
+    would steer the instructor's terminal shown as its escape (``\x1b``, ``\u202e``), so
+    that it cannot move the cursor, erase a line of the grade table or reorder what is read.
+
+    >>> print(for_terminal("/tmp/\x1b[1A\x1b[2Kok\u202e é"))
+    /tmp/\x1b[1A\x1b[2Kok\u202e é
+    """
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _STEERING else ch
+                   for ch in str(text))
+
+
 def fail(command: str, message: str) -> int:
-    print(f"{command} failed: {message}", file=sys.stderr)
+    print(f"{command} failed: {for_terminal(message)}", file=sys.stderr)
     return 1

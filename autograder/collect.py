@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .nbgrader import open_gradebook, register_students
 from .course import Layout
+from .cli_support import for_terminal
 from .grading.results import check_student_id
 from . import files
 from .files import UnsafeArchiveError, UnsafeFileError, copy_regular_file, extract_zip, regular_files, zip_members
@@ -53,9 +54,9 @@ def collect(layout: Layout, assignment_name: str, sources: list[Path], log=print
         with open_gradebook(layout.gradebook) as gradebook:
             register_students(gradebook, sorted(report.collected))
     for student, found in sorted(report.collected.items()):
-        log(f"collect: {student}: {found}")
-    for name, why in sorted(report.refused.items()):
-        log(f"collect: refused {name}: {why}")
+        log(f"collect: {student}: {for_terminal(found)}")
+    for name, why in sorted(report.refused.items()):   # names from the LMS's zip: the students' own
+        log(f"collect: refused {for_terminal(name)}: {for_terminal(why)}")
     return report
 
 

@@ -28,6 +28,7 @@ import json
 from pathlib import Path
 
 from . import leak_scan, nbgrader
+from .cli_support import for_terminal
 from .course import Layout
 from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
@@ -343,7 +344,7 @@ def integrity_text(report: dict[str, list[Finding]]) -> str:
         held = any(f.hold for f in findings)
         lines.append(f"{student}: {len(findings)} finding(s){' - notebook held for review' if held else ''}")
         for finding in findings[:20]:
-            lines.append(f"  [{finding.kind}] {finding.where}: {finding.what}")
+            lines.append(f"  [{finding.kind}] {for_terminal(finding.where)}: {for_terminal(finding.what)}")
         if len(findings) > 20:
             lines.append(f"  ... and {len(findings) - 20} more (see the CSV)")
     return "\n".join(lines) or "(no submissions)"
@@ -364,7 +365,7 @@ def grade_table(results: dict[str, dict]) -> str:
         notebook, library = result["notebook"], result.get("library")
         rows.append((student, f"{notebook['score']:g}/{notebook['max_score']:g}",
                      f"{library['score']:g}/{library['max_score']:g}" if library else "-",
-                     f"{result['score']:g}/{result['max_score']:g}", _notes(result)))
+                     f"{result['score']:g}/{result['max_score']:g}", for_terminal(_notes(result))))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
     lines.insert(1, "-" * len(lines[0]))

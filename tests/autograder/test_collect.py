@@ -110,6 +110,20 @@ def test_a_bad_student_id_is_refused(tmp_path):
     assert not os.path.exists(layout.course_dir / "submitted" / ".hidden")
 
 
+def test_names_from_the_lms_zip_cannot_steer_the_instructors_terminal(tmp_path):
+    """A zip entry named with escape sequences (erase the line above, reverse the text) is
+    refused, and the log shows the sequences as escapes instead of running them."""
+    layout = new_layout(tmp_path)
+    hostile = "eve\x1b[1A\x1b[2K\u202e_1.zip"
+    write_zip(tmp_path / "lms.zip", {hostile: write_zip(tmp_path / "inner.zip", honest_entries()).read_bytes()})
+    printed = []
+    report = collect(layout, "conv_pool", [tmp_path / "lms.zip"], log=printed.append)
+    assert report.refused and not report.collected
+    log = "\n".join(printed)
+    assert "\x1b" not in log and "\u202e" not in log, log
+    assert "\\x1b[1A\\x1b[2K\\u202e" in log, log
+
+
 def test_folders_nested_beyond_the_limit_are_refused_and_the_others_collected(tmp_path):
     layout = new_layout(tmp_path)
     folders = tmp_path / "folders"

@@ -5,7 +5,8 @@ markdown and raw cells through and prints a cell's grade_id into the page; a scr
 runs in the TA's Jupyter session and could give grades through formgrader's API. Each payload
 sets a numbered marker, ``window.PWN<n>``; none may reach a place where it would run
 (tests/autograder/grading/test_hostile_notebooks.py reads the page's HTML,
-tests/browser/test_jupyterlab.py opens it in Chromium).
+tests/browser/test_jupyterlab.py opens it in Chromium). One more cell aims at the
+instructor's terminal, through the integrity report.
 """
 
 from pathlib import Path
@@ -36,6 +37,10 @@ display(HTML("<script>window.PWN13 = 1</script>"))
 display(Javascript("window.PWN14 = 1"))
 """
 
+# And for the instructor's terminal: a path literal the integrity scan reports, which would move
+# the cursor up, erase that line and reverse the text after it if printed as it is.
+SCRIPTED_TERMINAL = 'print(len("/tmp/\\x1b[1A\\x1b[2K\\u202eerased"))\n'
+
 
 def with_scripts(folder: Path, notebook: str) -> None:
     """The untouched stubs, with every place of the notebook a student can write holding a script."""
@@ -52,7 +57,9 @@ def with_scripts(folder: Path, notebook: str) -> None:
         {"cell_type": "markdown", "id": "added-markdown", "metadata": {}, "source": SCRIPTED_MARKDOWN},
         {"cell_type": "raw", "id": "added-raw", "metadata": {"raw_mimetype": "text/html"}, "source": SCRIPTED_RAW},
         {"cell_type": "code", "execution_count": None, "id": "added-display", "metadata": {}, "outputs": [],
-         "source": SCRIPTED_DISPLAY}]
+         "source": SCRIPTED_DISPLAY},
+        {"cell_type": "code", "execution_count": None, "id": "added-terminal", "metadata": {}, "outputs": [],
+         "source": SCRIPTED_TERMINAL}]
     data["metadata"]["title"] = "</title><script>window.PWN16 = 1</script>"
     data["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"w": {
         "model_name": "HTMLModel", "state": {"value": "<img src=x onerror='window.PWN17 = 1'>"}}}}}

@@ -9,6 +9,7 @@ review by the integrity scan, and the honest student graded as if alone.
 import json
 import os
 import sys
+import unicodedata
 import uuid
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from autograder import leak_scan
 from autograder.class_simulation import build_submission
 from autograder.collect import collect
-from autograder.report import WITHHELD, gradescope_results, render
+from autograder.report import WITHHELD, grade_table, gradescope_results, integrity_report, integrity_text, render
 from autograder.grading.batch import grade_class
 from autograder.notebooks import read_notebook, write_notebook
 
@@ -358,3 +359,13 @@ def test_the_graded_copy_runs_nothing_in_formgrader(hostile_batch):
     library = _ActiveMarkers()
     library.feed(formgrader_page(graded / "cs231n_lib.ipynb"))
     assert library.active == []
+
+
+def test_nothing_the_scripter_wrote_steers_the_instructors_terminal(hostile_batch):
+    layout, report = hostile_batch
+    findings = integrity_report(layout, ASSIGNMENT)
+    printed = integrity_text(findings) + "\n" + grade_table(report.results)
+    assert "erased" in integrity_text({"scripter": findings["scripter"]})   # the path is reported...
+    steering = [ch for ch in printed if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")]
+    assert steering == [], steering                                          # ...as text
+    assert "\\x1b[1A\\x1b[2K\\u202eerased" in printed
