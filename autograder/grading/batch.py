@@ -6,7 +6,12 @@ Order of work, and why:
 2. resolve the plan once (:func:`~autograder.grading.job.plan_for`) and each student's job;
 3. grade students in parallel; each worker writes its student's result file atomically;
 4. as each result arrives, this process writes it into ``gradebook.db`` in one
-   transaction: the gradebook has a single writer, so no locking between workers.
+   transaction: the gradebook has a single writer, so no locking between workers;
+5. a student who reached a time limit while others were graded beside them is graded again,
+   alone. A sandbox's processes can leave its share of the CPU (each new session is scheduled
+   as its own group), so another student's code can starve theirs; a time limit counts only
+   when reached with the machine to itself
+   (``tests/autograder/grading/test_fair_share.py``).
 
 Killed at any moment, the batch leaves whole result files and whole gradebook entries;
 run again, it skips the students whose result still matches and rewrites every result
@@ -24,8 +29,8 @@ from tqdm import tqdm
 
 from .. import files, nbgrader, sandbox
 from ..course import Layout
-from .job import GradingOptions, StudentJob, grade_student, job_for, plan_for
-from .results import check_student_id
+from .job import GradingOptions, StudentJob, grade_student, graded_alone, job_for, plan_for
+from .results import check_student_id, reached_a_time_limit
 
 
 @dataclasses.dataclass
@@ -53,13 +58,14 @@ def grade_class(layout: Layout, assignment_name: str, students: list[str] | None
     spec = plan.spec
     files.remove_stale_partials(layout.results_dir(assignment_name))
     report = BatchReport(assignment_name)
-    jobs_list = [job_for(layout, plan, student) for student in students]
+    workers = jobs or os.cpu_count() or 1
+    alone = not scheduler and workers == 1
+    jobs_list = [job_for(layout, plan, student, alone=alone) for student in students]
     bar = tqdm(total=len(jobs_list), desc=f"grading {assignment_name}", unit="student", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     with nbgrader.open_gradebook(layout.gradebook) as gradebook:
         nbgrader.ensure_structure(gradebook, spec, {})
-        outcomes = (_on_dask(jobs_list, scheduler) if scheduler
-                    else _on_threads(jobs_list, jobs or os.cpu_count() or 1, use_sandbox))
+        outcomes = (_on_dask(jobs_list, scheduler) if scheduler else _on_threads(jobs_list, workers, use_sandbox))
         try:
             for student, result, error in outcomes:
                 if error is not None:
@@ -73,7 +79,29 @@ def grade_class(layout: Layout, assignment_name: str, students: list[str] | None
         finally:
             outcomes.close()
             bar.close()
+        _confirm_time_limits_alone(report, jobs_list, gradebook, layout, spec, use_sandbox, progress)
     return report
+
+
+def _confirm_time_limits_alone(report: BatchReport, jobs_list: list[StudentJob], gradebook, layout: Layout, spec,
+                               use_sandbox: bool, progress: bool) -> None:
+    """Grade again, one at a time here (every worker is idle now), each student whose result
+    reached a time limit while other students were graded; the new result replaces the first."""
+    again = [job for job in jobs_list if job.student in report.results
+             and not report.results[job.student].get("graded_alone")
+             and reached_a_time_limit(report.results[job.student])]
+    for job in tqdm(again, desc="time limits, graded again alone", unit="student", disable=not progress or not again,
+                    file=sys.stderr, dynamic_ncols=True):
+        try:
+            result = grade_student(graded_alone(job), use_sandbox)
+        except sandbox.SandboxUnavailableError:
+            raise
+        except Exception as error:  # noqa: BLE001  the first result stands; the batch goes on
+            print(f"grading {job.student} again alone failed inside the grader (the first result stands): "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+            continue
+        _record(gradebook, layout, spec, result)
+        report.results[job.student] = result
 
 
 def _record(gradebook, layout: Layout, spec, result: dict) -> None:

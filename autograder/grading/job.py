@@ -82,6 +82,7 @@ class StudentJob:
     result_file: str
     graded_copy: str         # where the graded notebook goes, for instructors
     seed: int                # the student's hidden inputs are drawn from it
+    alone: bool = False      # no other student is graded on this machine meanwhile (recorded in the result)
 
 
 def plan_for(layout: Layout, assignment_name: str, options: GradingOptions,
@@ -96,12 +97,18 @@ def plan_for(layout: Layout, assignment_name: str, options: GradingOptions,
                        unsafe_no_sandbox=unsafe_no_sandbox)
 
 
-def job_for(layout: Layout, plan: GradingPlan, student: str) -> StudentJob:
+def job_for(layout: Layout, plan: GradingPlan, student: str, alone: bool = False) -> StudentJob:
     secret = load_or_create_secret(layout.secret_file)
     return StudentJob(plan=plan, student=student, submission=str(layout.submitted_dir(plan.assignment, student)),
                       result_file=str(layout.result_file(plan.assignment, student)),
                       graded_copy=str(layout.autograded_dir(plan.assignment, student) / plan.spec.notebook),
-                      seed=student_seed(secret, student, plan.assignment))
+                      seed=student_seed(secret, student, plan.assignment), alone=alone)
+
+
+def graded_alone(job: StudentJob) -> StudentJob:
+    """``job`` again, graded even when a stored result matches, with the machine to itself."""
+    forced = dataclasses.replace(job.plan, options=dataclasses.replace(job.plan.options, force=True))
+    return dataclasses.replace(job, plan=forced, alone=True)
 
 
 def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
@@ -159,7 +166,7 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
         "format": RESULT_FORMAT, "student_id": job.student, "assignment": plan.assignment,
         "submission_sha256": fingerprint, "grader_sha256": plan.grader_sha256,
         "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "sandboxed": use_sandbox,
+        "sandboxed": use_sandbox, "graded_alone": job.alone,
         "score": notebook["score"] + (library["score"] if library else 0.0),
         "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
         "pending_manual_points": pending_manual_points(notebook["cells"]),
@@ -189,7 +196,7 @@ def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error
     return {"format": RESULT_FORMAT, "student_id": job.student, "assignment": plan.assignment,
             "submission_sha256": fingerprint, "grader_sha256": plan.grader_sha256,
             "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "sandboxed": use_sandbox, "score": 0.0,
+            "sandboxed": use_sandbox, "graded_alone": job.alone, "score": 0.0,
             "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
             "pending_manual_points": pending_manual_points(notebook["cells"]),
             "notebook": notebook, "library": library, "grader_error": why,
@@ -223,11 +230,12 @@ def grade_notebook(submission: Path, plan: GradingPlan, home: Path, use_sandbox:
                             env={"CS231N_QUICK": "1"}) as process:
             outcome = run_notebook(spec, student_notebook, process, plan.student_modules, plan.options.cell_timeout)
             run = process.finish()
+            unanswered = process.unanswered
     except StudentError as error:   # the process did not even start
         return _not_run(spec, f"the notebook could not start: {error}", student_notebook), None
     cells = outcome.cells + answers_of(spec, student_notebook)
     notebook = {"name": spec.notebook, "score": sum(c["score"] or 0.0 for c in cells), "max_score": spec.max_score,
-                "cells": cells, "run": _run_record(run, outcome)}
+                "cells": cells, "run": {**_run_record(run, outcome), "unanswered": unanswered}}
     return notebook, graded_copy(student_notebook, outcome, spec)
 
 

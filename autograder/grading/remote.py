@@ -87,6 +87,7 @@ class StudentProcess:
                  env: dict[str, str] | None = None, limits_of_answers: wire.Limits = wire.Limits()):
         self.mode = mode
         self.reason_gone: str | None = None
+        self.unanswered = False      # stopped because a reply did not come within its time limit
         self.result: SandboxResult | None = None
         self._next_id = 0
         packages = str(sandbox.python_runtime_binds()[1].host)
@@ -129,6 +130,7 @@ class StudentProcess:
                 wire.write_all(self._process.stdin.fileno(), wire.encode_frame(message, encoder.payload))
                 reply, payload = self._reader.read(deadline)
             except TimeoutError:
+                self.unanswered = True
                 overall = time.monotonic() >= self._process.deadline
                 self._gone(f"the process ran past its wall-clock limit of {self._process.limits.wall_seconds:g} s"
                            if overall else f"it did not answer within {timeout + GRACE_SECONDS:g} s",

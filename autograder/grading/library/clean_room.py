@@ -42,8 +42,10 @@ def grade_library(home: Path, tasks: list[str], seed: int, *, limits: SandboxLim
                 process.library_attribute(module, timeout=limits.wall_seconds)
         except (StudentProcessGone, StudentTimeout) as error:
             run = process.finish(timed_out=isinstance(error, StudentTimeout))
-            return _result(checks, {}, run, everything_lost=(
+            result = _result(checks, {}, run, everything_lost=(
                 f"the grading process ended while importing your cs231n_lib ({run.describe()})"))
+            result["run"]["unanswered"] = process.unanswered
+            return result
         except StudentError as error:
             return _result(checks, {}, process.finish(), everything_lost=f"importing your cs231n_lib failed"
                                                                        f"{_at(error)}: {error.kind}: {_message(error)}")
@@ -52,7 +54,11 @@ def grade_library(home: Path, tasks: list[str], seed: int, *, limits: SandboxLim
     answers = Answers(outcomes, plan.index_of(), {c.key: c.function for c in plan.calls},
                       not_run_reason=_not_run_reason(run))
     verdicts = {id(check): _judge(check, answers) for check in checks}
-    return _result(checks, verdicts, run)
+    result = _result(checks, verdicts, run)
+    result["run"]["unanswered"] = process.unanswered
+    result["timed_out_functions"] = sorted({plan.calls[index].function for index, outcome in outcomes.items()
+                                            if outcome.status == "timeout"})
+    return result
 
 
 def _call_all(process: StudentProcess, plan: Plan) -> dict[int, CallOutcome]:
