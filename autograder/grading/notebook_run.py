@@ -36,6 +36,7 @@ import numpy
 
 from cs231n_lib import notebook_utils
 
+from .. import python_ast
 from ..notebook_spec import GradeCellSpec, NotebookSpec
 from ..notebooks import NOTEBOOK_TEXT_STUB, cell_lines
 from .remote import LIBRARY, Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
@@ -90,7 +91,7 @@ class LibraryView:
 
     def run_setup(self, code: str, namespace: dict) -> None:
         """Run one statement of the grader's setup (an import or a definition) into ``namespace``."""
-        tree = ast.parse(code)
+        tree = python_ast.parse(code)
         for node in tree.body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -296,13 +297,13 @@ def _fetch_student_names(namespace: dict, cell: GradeCellSpec, library: LibraryV
 
 def _execute(cell: GradeCellSpec, namespace: dict):
     """Run the cell's code in ``namespace``; the value of its last expression, as IPython would show it."""
-    tree = ast.parse(cell.source, CELL_FILENAME.format(cell.grade_id))
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     filename = CELL_FILENAME.format(cell.grade_id)
-    exec(compile(tree, filename, "exec"), namespace)
+    tree = python_ast.parse(cell.source, filename)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(python_ast.compile_tree(tree, filename, "exec"), namespace)
     if last is None:
         return None
-    return eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
+    return eval(python_ast.compile_tree(ast.Expression(last.value), filename, "eval"), namespace)
 
 
 def _score(cell: GradeCellSpec, value, error: Exception | None, recorder: "_Recorder") -> dict:

@@ -1,10 +1,12 @@
 """Grading threads parse notebooks and submissions one at a time (CPython 3.11's AST race)."""
 
 import ast
+import builtins
 from concurrent.futures import ThreadPoolExecutor
 
 from autograder import notebook_spec, python_ast
-from autograder.grading import integrity
+from autograder.grading import integrity, notebook_run
+from autograder.notebook_spec import GradeCellSpec
 
 
 def test_every_grading_parse_holds_the_parser_lock(monkeypatch):
@@ -31,3 +33,26 @@ def test_parsing_from_many_threads_gives_the_same_trees():
     with ThreadPoolExecutor(max_workers=4) as pool:
         dumps = [tree for trees in pool.map(work, range(4)) for tree in trees]   # errors raise here
     assert dumps == [expected] * 20
+
+
+def test_a_grade_cell_is_parsed_and_compiled_under_the_parser_lock(monkeypatch):
+    """Grade cells run in the grader's threads: their trees are made and compiled one at a time
+    (a batch of two once failed a student with the race's SystemError)."""
+    seen = []
+    real_parse, real_compile = ast.parse, builtins.compile
+
+    def watching_parse(source, *args, **kwargs):
+        seen.append(("parse", python_ast._PARSER.locked()))
+        return real_parse(source, *args, **kwargs)
+
+    def watching_compile(source, *args, **kwargs):
+        if isinstance(source, ast.AST):
+            seen.append(("compile", python_ast._PARSER.locked()))
+        return real_compile(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", watching_parse)
+    monkeypatch.setattr(builtins, "compile", watching_compile)
+    cell = GradeCellSpec(grade_id="t", points=1.0, source="x = 2\nx * 3", checks=(), title="Test: t",
+                         hidden_lines=frozenset(), reads=frozenset())
+    assert notebook_run._execute(cell, {}) == 6
+    assert [kind for kind, _ in seen] == ["parse", "compile", "compile"] and all(locked for _, locked in seen), seen
