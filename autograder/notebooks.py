@@ -22,9 +22,9 @@ REGION_WORDS = {
 # ClearSolutions.code_stub: nbgrader's default raises with no message).
 NOTEBOOK_STUB_MESSAGE = "your code goes here: replace this line with your solution, as the instructions above say"
 NOTEBOOK_CODE_STUB = f"# YOUR CODE HERE\nraise NotImplementedError({NOTEBOOK_STUB_MESSAGE!r})"
-# What nbgrader puts in place of a solution (its defaults and ours); public by construction.
 # What a cleared written answer holds (nbgrader's ClearSolutions.text_stub, which the course keeps).
 NOTEBOOK_TEXT_STUB = "YOUR ANSWER HERE"
+# What nbgrader puts in place of a solution (its defaults and ours); public by construction.
 NBGRADER_STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()", NOTEBOOK_TEXT_STUB,
                        *NOTEBOOK_CODE_STUB.splitlines())
 

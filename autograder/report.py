@@ -376,7 +376,7 @@ def _notes(result: dict) -> str:
     notes = []
     pending = [cell for cell in result["notebook"]["cells"] if cell.get("manual") and cell["score"] is None]
     if pending:
-        notes.append(f"{len(pending)} written answer(s) to grade by hand ({sum(c['points'] for c in pending):g} pt)")
+        notes.append(f"{len(pending)} written answer(s) to grade by hand ({pending_manual_points(pending):g} pt)")
     if result.get("grader_error"):
         notes.append("COULD NOT BE GRADED: " + result["grader_error"][len("could not be graded: "):][:80])
     notebook = result["notebook"]

@@ -47,17 +47,20 @@ def inert_markdown(text: str) -> str:
     """Markdown ``text`` from a student as one line of cleaned HTML, which renders as it would
     have and runs nothing (no script, event handler, frame, style or javascript: link)."""
     rendered = markdown2html(text)
-    cleaned = bleach.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS,
-                           strip=False)
-    # One line: markdown ends an HTML block at a blank line and would parse what follows.
-    one_line = cleaned.replace("\r", "&#13;").replace("\n", "&#10;")
-    return f'<div class="student-text">{one_line}</div>'
+    return _one_html_block(bleach.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                                        protocols=ALLOWED_PROTOCOLS, strip=False))
 
 
 def inert_text(text: str) -> str:
     """Plain ``text`` (a raw cell, a grader's message) as one line of HTML that shows it verbatim."""
-    escaped = html.escape(text).replace("\r", "&#13;").replace("\n", "&#10;")
-    return f'<div class="student-text"><pre>{escaped}</pre></div>'
+    return _one_html_block(f"<pre>{html.escape(text)}</pre>")
+
+
+def _one_html_block(clean_html: str) -> str:
+    """``clean_html`` on one line in one block: markdown ends an HTML block at a blank line and
+    would parse what follows it."""
+    one_line = clean_html.replace("\r", "&#13;").replace("\n", "&#10;")
+    return f'<div class="student-text">{one_line}</div>'
 
 
 def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) -> dict:

@@ -21,7 +21,6 @@ parent process is its only writer.
 
 import dataclasses
 import datetime
-import json
 import tempfile
 from pathlib import Path
 
@@ -155,25 +154,25 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
     if held:
         hold_notebook(notebook, held)
     if graded is not None:
-        files.write_bytes_atomically(Path(job.graded_copy),
-                                     (json.dumps(graded, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+        files.write_json_atomically(Path(job.graded_copy), graded)
     if library is not None:
         # formgrader lists a gradebook notebook only when its graded copy exists on disk.
-        files.write_bytes_atomically(Path(job.graded_copy).with_name(f"{LIBRARY}.ipynb"),
-                                     (json.dumps(library_copy(library), indent=1, ensure_ascii=False)
-                                      + "\n").encode("utf-8"))
-    result = {
-        "format": RESULT_FORMAT, "student_id": job.student, "assignment": plan.assignment,
-        "submission_sha256": fingerprint, "grader_sha256": plan.grader_sha256,
-        "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "sandboxed": use_sandbox, "graded_alone": job.alone,
-        "score": notebook["score"] + (library["score"] if library else 0.0),
-        "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
-        "pending_manual_points": pending_manual_points(notebook["cells"]),
-        "notebook": notebook, "library": library,
-        "integrity": {"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]},
-    }
-    return result
+        files.write_json_atomically(Path(job.graded_copy).with_name(f"{LIBRARY}.ipynb"), library_copy(library))
+    return _result(job, use_sandbox, fingerprint, notebook, library,
+                   score=notebook["score"] + (library["score"] if library else 0.0),
+                   integrity={"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]})
+
+
+def _result(job: StudentJob, use_sandbox: bool, fingerprint: str, notebook: dict, library: dict | None, *,
+            score: float, integrity: dict, **extra) -> dict:
+    """A result file's content (docs/autograder-sandbox.md, "The result file")."""
+    return {"format": RESULT_FORMAT, "student_id": job.student, "assignment": job.plan.assignment,
+            "submission_sha256": fingerprint, "grader_sha256": job.plan.grader_sha256,
+            "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "sandboxed": use_sandbox, "graded_alone": job.alone, "score": score,
+            "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
+            "pending_manual_points": pending_manual_points(notebook["cells"]),
+            "notebook": notebook, "library": library, **extra, "integrity": integrity}
 
 
 def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error: Exception) -> dict:
@@ -193,14 +192,8 @@ def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error
                                     limits=plan.options.library_limits, use_sandbox=use_sandbox, unusable=why)
         except Exception:  # noqa: BLE001  the checks themselves failed to plan
             library = {"score": 0.0, "max_score": 0.0, "functions": [], "run": None, "error": why}
-    return {"format": RESULT_FORMAT, "student_id": job.student, "assignment": plan.assignment,
-            "submission_sha256": fingerprint, "grader_sha256": plan.grader_sha256,
-            "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "sandboxed": use_sandbox, "graded_alone": job.alone, "score": 0.0,
-            "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
-            "pending_manual_points": pending_manual_points(notebook["cells"]),
-            "notebook": notebook, "library": library, "grader_error": why,
-            "integrity": {"held": False, "findings": []}}
+    return _result(job, use_sandbox, fingerprint, notebook, library, score=0.0,
+                   integrity={"held": False, "findings": []}, grader_error=why)
 
 
 def grade_library_part(submission: Path, home: Path, tasks, seed: int, options: GradingOptions,
