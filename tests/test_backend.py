@@ -72,14 +72,18 @@ def test_only_backend_imports_numpy_or_cupy():
     assert offenders == []
 
 
+def xp_names_in(source):
+    """Every NAME in ``xp.NAME`` in some Python source."""
+    return {node.attr for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "xp"}
+
+
 def xp_names_used():
     """Every NAME in ``xp.NAME`` across the library, with where it is used."""
     used = {}
     for path in library_modules():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id == "xp":
-                used.setdefault(node.attr, set()).add(path.name)
+        for name in xp_names_in(path.read_text()):
+            used.setdefault(name, set()).add(path.name)
     return used
 
 

@@ -63,7 +63,9 @@ def require_labels(y, num_samples, num_classes):
     if tuple(y.shape) != (num_samples,):
         raise ValueError(f"y must have shape ({num_samples},) to match the {num_samples} scores, "
                          f"got {tuple(y.shape)}")
-    if num_samples and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    # One host read of a device array (labels are checked at every training step): a bool,
+    # not y.min() and y.max() each pulled to the host.
+    if num_samples and bool(((y < 0) | (y >= num_classes)).any()):
         raise ValueError(f"labels must lie in [0, {num_classes}), got values from "
                          f"{int(y.min())} to {int(y.max())}")
 
