@@ -85,7 +85,7 @@ class ThreeLayerConvNet:
         loss, grads = 0.0, {}
         ### BEGIN SOLUTION
         data_loss, dscores = softmax_loss(scores, y)
-        weight_norms = sum(float((W * W).sum()) for W in (W1, W2, W3))
+        weight_norms = float(sum((W * W).sum() for W in (W1, W2, W3)))  # one host read, not three
         loss = data_loss + 0.5 * self.reg * weight_norms
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)

@@ -151,7 +151,7 @@ class ConvNet:
                              f"scores of shape {tuple(scores.shape)}")
         data_loss, dout = softmax_loss(scores, y)
         grads = {}
-        weight_norms = 0.0
+        weight_norms = 0.0  # summed where the weights live; one host read at the end
         for position in reversed(range(len(self.layers))):
             layer, cache = self.layers[position], caches[position]
             if isinstance(layer, (Conv, FC)):
@@ -166,9 +166,9 @@ class ConvNet:
                 W = self.params[f"W{number}"]
                 grads[f"W{number}"] = dW + self.reg * W
                 grads[f"b{number}"] = db
-                weight_norms += float((W * W).sum())
+                weight_norms = weight_norms + (W * W).sum()
             elif isinstance(layer, Pool):
                 dout = POOL_LAYERS[layer.kind][1](dout, cache)
             else:
                 dout = relu_backward(dout, cache)
-        return data_loss + 0.5 * self.reg * weight_norms, grads
+        return data_loss + 0.5 * self.reg * float(weight_norms), grads
