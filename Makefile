@@ -10,7 +10,7 @@ SHARED_ARCHIVE_SHA256 ?= 583bde55ddf5c58fede5766329cbe1fb1aa0d5f21d062ab0db4b319
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq
 
-.PHONY: venv browser test quick demo train-demo data bench clean
+.PHONY: venv browser test quick demo train-demo data bench gpu-check clean
 
 # (Re)install whenever pyproject.toml changes; a failed install leaves no stamp.
 $(STAMP): pyproject.toml
@@ -61,6 +61,13 @@ data: venv
 	else \
 		echo "CIFAR-10 is not installed. Get it with: datasets/get_datasets.sh" >&2; exit 1; \
 	fi
+
+# On a machine with a CUDA GPU: the GPU tests (-m gpu) on the real CuPy and one training epoch
+# timed on NumPy and on CuPy side by side, in runs/gpu-check/report.md (bench/gpu_check.py).
+# Without a GPU it says so, runs the GPU tests on the strict CuPy stand-in, and fails with
+# status 2: nothing was checked on a GPU.
+gpu-check: venv
+	$(PY) bench/gpu_check.py --out runs/gpu-check
 
 bench: venv
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -18,7 +18,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Read before any test can put the stand-in in sys.modules: True only with a real CUDA GPU.
 CUPY_USABLE, CUPY_REASON = cupy_status()
-requires_gpu = pytest.mark.skipif(not CUPY_USABLE, reason=f"no CUDA GPU: {CUPY_REASON}")
 CUPY_UNDER_TEST = ("real CuPy on a CUDA GPU" if CUPY_USABLE else
                    f"the strict CuPy stand-in, tests/strict_cupy.py ({CUPY_REASON})")
 
