@@ -28,6 +28,9 @@ def test_backend_resolves_cupy_to_the_stand_in(stand_in_cupy):
     d = to_device(np.zeros(3), "cupy")
     assert type(d) is stand_in_cupy.ndarray and get_array_module(d) is stand_in_cupy
     assert get_array_module(np.zeros(3)) is np
+    assert stand_in_cupy.get_array_module(np.zeros(3), d) is stand_in_cupy
+    assert stand_in_cupy.get_array_module(np.zeros(3), 1.0) is np
+    assert stand_in_cupy.is_available()
 
 
 def test_implicit_conversion_to_numpy_is_refused_with_cupys_message(stand_in_cupy):
@@ -134,6 +137,13 @@ def test_transfers_are_counted_with_the_line_that_asked(stand_in_cupy):
     assert list(counts.where("device_to_host")) == [
         f"test_strict_cupy.py:{inspect.currentframe().f_lineno - 4} (.get())",
         f"test_strict_cupy.py:{inspect.currentframe().f_lineno - 4} (float())"]
+    copy = cp.asnumpy(d)
+    assert type(copy) is np.ndarray and counts.device_to_host == 3
+    copy[0] = -1.0  # a copy: the device array keeps its value
+    assert float(d[0]) == 2.0
+    assert cp.asnumpy(host) is host and counts.device_to_host == 4  # host data: no transfer (the 4th is float)
+    d.set(np.zeros(3))
+    assert counts.host_to_device == 2 and float(d.sum()) == 0.0
 
 
 def test_the_labels_check_reads_device_labels_once(stand_in_cupy):
