@@ -4,6 +4,7 @@ and the planted host-device mistakes it catches where the name check and the Num
 import inspect
 import pickle
 import re
+import sys
 
 import pytest
 
@@ -202,3 +203,14 @@ def test_the_library_function_the_first_plant_copies_runs_on_the_stand_in(stand_
     x = to_device(np.linspace(-1, 1, 6).reshape(2, 3), "cupy")
     out, _ = layers.relu_forward(x)
     np.testing.assert_array_equal(to_numpy(out), np.maximum(np.linspace(-1, 1, 6).reshape(2, 3), 0))
+
+
+def test_installing_the_stand_in_restores_what_cupy_was_after():
+    before = sys.modules.get("cupy")
+    with strict_cupy.installed() as stand_in:
+        assert sys.modules["cupy"] is stand_in and resolve_backend("cupy") is stand_in
+        with strict_cupy.installed():  # the gpu hook and the stand_in_cupy fixture may nest
+            assert sys.modules["cupy"] is stand_in
+        assert sys.modules["cupy"] is stand_in
+    assert sys.modules.get("cupy") is before
+    assert before is None or before is not strict_cupy  # outside a gpu test, cupy is the real package
