@@ -5,7 +5,16 @@ An assignment has *units*, the places where students write code:
 - each library task of ``tasks.toml`` (``layers.conv_forward_naive``): the function found by
   qualname with ``ast`` in the student's ``cs231n_lib/<module>.py``;
 - each solution cell of the notebook (nbgrader metadata ``solution: true``), found by its
-  ``grade_id``.
+  ``grade_id``;
+- what the student wrote around them: each library file's code outside the task functions
+  (``cs231n_lib/layers.py outside the tasks``) and the notebook's code outside the solution
+  cells (``ConvPool.ipynb outside the solution cells``), so a helper or an added cell is compared too.
+
+A helper that a unit calls (a function defined at the top of the same file, or in any code
+cell of the notebook, that is not itself a unit) is *inlined*: its code joins the calling
+unit's stream right after the call, transitively, each helper once per unit, and is then no
+longer counted outside the tasks. Code moved out of a task function is still compared with
+the reference's task function.
 
 A unit's starter code is the same function or cell in the public release
 (``assignments/<a>/``): its statements are left out of the student's unit (see normalize.py).
@@ -19,6 +28,7 @@ file that is a link, too large, not UTF-8 or not Python is skipped with a note, 
 
 import ast
 import dataclasses
+import functools
 from pathlib import Path
 
 from ..errors import ReleaseError
@@ -30,6 +40,8 @@ from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_s
                         statement_keys, statements_of, token_statements)
 
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
+OUTSIDE_TASKS, OUTSIDE_CELLS = "outside the tasks", "outside the solution cells"
+INLINED_LINE = 0                    # the line of an inlined helper's token: not a line of the unit shown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +51,10 @@ class UnitSpec:
     path: str                             # relative to a submission: "cs231n_lib/layers.py", "ConvPool.ipynb"
     qualname: str | None                  # a library task's function
     grade_id: str | None                  # a notebook solution cell
-    functions: tuple[str, ...]            # the functions a notebook cell defines (read from corpus files)
+    functions: tuple[str, ...]            # the functions a notebook cell defines (read from corpus files);
+                                          # outside: the functions the release defines there (not helpers)
     given: frozenset[tuple[str, ...]]     # the starter statements' exact tokens
+    outside: bool = False                 # the code of ``path`` outside the other units (given: the release file's)
 
 
 @dataclasses.dataclass
@@ -89,17 +103,31 @@ def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -
         specs.append(UnitSpec(name=task.name, path=f"{lib_name}/{task.module_file.as_posix()}",
                               qualname=task.qualname, grade_id=None, functions=(),
                               given=frozenset(statement_keys(statements_of(parsed_files[path], [node])))))
+    for path, parsed in parsed_files.items():
+        relative = f"{lib_name}/{path.relative_to(release_dir / lib_name).as_posix()}"
+        specs.append(UnitSpec(name=f"{relative} {OUTSIDE_TASKS}", path=relative, qualname=None, grade_id=None,
+                              functions=tuple(node.name for node in _functions(parsed)), outside=True,
+                              given=frozenset(statement_keys(statements_of(parsed, parsed.tree.body)))))
     notebook = read_notebook(release_dir / assignment.notebook)
+    notebook_given: set[tuple[str, ...]] = set()
+    notebook_functions: list[str] = []
     for index, cell in enumerate(notebook.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        parsed, statements = _cell_statements("\n".join(cell_lines(cell)), f"{assignment.notebook} cell {index}")
+        notebook_given |= statement_keys(statements)
+        notebook_functions += [node.name for node in _functions(parsed)]
         grade_id = _solution_cell_id(cell)
         if grade_id is None:
             continue
-        parsed, statements = _cell_statements("\n".join(cell_lines(cell)), f"{assignment.notebook} cell {index}")
         functions = tuple(node.name for node in (parsed.tree.body if parsed.tree else [])
                           if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         specs.append(UnitSpec(name=f"{assignment.notebook} {grade_id}", path=assignment.notebook, qualname=None,
                               grade_id=grade_id, functions=functions,
                               given=frozenset(statement_keys(statements))))
+    specs.append(UnitSpec(name=f"{assignment.notebook} {OUTSIDE_CELLS}", path=assignment.notebook, qualname=None,
+                          grade_id=None, functions=tuple(notebook_functions), outside=True,
+                          given=frozenset(notebook_given)))
     return specs
 
 
@@ -107,22 +135,41 @@ def read_submission(name: str, kind: str, library_root: Path, notebook_root: Pat
                     specs: list[UnitSpec]) -> Document:
     """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``."""
     document = Document(name=name, kind=kind, units={}, notes=[])
-    library_specs: dict[str, list[UnitSpec]] = {}
+    by_path: dict[str, list[UnitSpec]] = {}
     for spec in specs:
-        if spec.qualname is not None:
-            library_specs.setdefault(spec.path, []).append(spec)
-    for path, file_specs in library_specs.items():
-        parsed = _read_python(Path(library_root), path, document)
-        for spec in file_specs:
-            node = find_function(parsed.tree, spec.qualname) if parsed else None
-            if parsed and node is None:
-                document.notes.append(f"{path}: no function {spec.qualname}")
-            elif node is not None:
-                document.units[spec.name] = _function_unit(spec, path, parsed, [node], document)
-    notebook_specs = [spec for spec in specs if spec.grade_id is not None]
-    if notebook_specs:
-        _read_notebook_units(Path(notebook_root), notebook_specs, document)
+        by_path.setdefault(spec.path, []).append(spec)
+    for path, file_specs in by_path.items():
+        if any(spec.qualname is not None for spec in file_specs):
+            _read_library_units(Path(library_root), path, file_specs, document)
+        else:
+            _read_notebook_units(Path(notebook_root), file_specs, document)
     return document
+
+
+def _read_library_units(root: Path, path: str, specs: list[UnitSpec], document: Document) -> None:
+    """The task functions of one library file, each with the helpers it calls; then the rest of the file."""
+    parsed = _read_python(root, path, document)
+    if parsed is None:
+        return
+    tasks = [spec for spec in specs if spec.qualname is not None]
+    outside = next((spec for spec in specs if spec.outside), None)
+    task_names = {spec.qualname for spec in tasks}
+    not_helpers = task_names | set(outside.functions if outside else ())
+    helpers = {node.name: (parsed, node) for node in _functions(parsed) if node.name not in not_helpers}
+    inlined: set[str] = set()
+    for spec in tasks:
+        node = find_function(parsed.tree, spec.qualname)
+        if node is None:
+            document.notes.append(f"{path}: no function {spec.qualname}")
+            continue
+        inliner = _Inliner(helpers, spec.given)
+        document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, inliner)
+        inlined |= inliner.inlined
+    if outside is not None:
+        nodes = _nodes_outside(parsed.tree.body, task_names, inlined)
+        stream, given_lines = _stream(parsed, statements_of(parsed, nodes), outside, path, document)
+        document.units[outside.name] = Unit(spec=outside, where=path, first_line=1, lines=parsed.text.split("\n"),
+                                            given_lines=given_lines, stream=stream)
 
 
 def read_python_document(name: str, root: Path, relative: str, specs: list[UnitSpec]) -> Document:
@@ -131,11 +178,16 @@ def read_python_document(name: str, root: Path, relative: str, specs: list[UnitS
     parsed = _read_python(Path(root), relative, document)
     if parsed is None:
         return document
+    unit_functions = {name for spec in specs for name in ([spec.qualname] if spec.qualname else spec.functions)}
+    helpers = {node.name: (parsed, node) for node in _functions(parsed) if node.name not in unit_functions}
     for spec in specs:
+        if spec.outside:
+            continue   # a corpus file holds units only
         names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
         nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
         if nodes:
-            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document)
+            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document,
+                                                       _Inliner(helpers, spec.given))
     return document
 
 
@@ -175,8 +227,45 @@ def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | N
 
 # ----------------------------------------------------------------------------- helpers
 
-def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document) -> Unit:
-    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document)
+class _Inliner:
+    """The ``inline`` of canonical_stream for one unit: the code of each helper it calls, once, transitively."""
+
+    def __init__(self, helpers: dict[str, tuple[ParsedSource, ast.AST]], given: frozenset[tuple[str, ...]]):
+        self.helpers = helpers      # {name: (its source, its def)}: functions that are not units
+        self.given = given          # the unit's starter statements: not the student's wherever they are
+        self.inlined: set[str] = set()
+
+    def __call__(self, statement: Statement) -> list[Token]:
+        tokens: list[Token] = []
+        for name in statement.calls:
+            if name in self.helpers and name not in self.inlined:
+                self.inlined.add(name)
+                parsed, node = self.helpers[name]
+                body, _ = canonical_stream(parsed, statements_of(parsed, node.body), self.given,
+                                           MAX_UNIT_TOKENS + 1, inline=self)
+                tokens += [Token(token.text, INLINED_LINE) for token in body]
+        return tokens
+
+
+def _nodes_outside(body: list[ast.stmt], units: set[str], inlined: set[str], prefix: str = "") -> list[ast.stmt]:
+    """The statements of ``body`` that are neither a unit's function nor an inlined helper (a class holding a
+    unit's method is opened: its other members count)."""
+    nodes = []
+    for node in body:
+        qualname = prefix + getattr(node, "name", "")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (qualname in units or
+                                                                            (not prefix and node.name in inlined)):
+            continue
+        if isinstance(node, ast.ClassDef) and any(unit.startswith(qualname + ".") for unit in units):
+            nodes += _nodes_outside(node.body, units, inlined, qualname + ".")
+            continue
+        nodes.append(node)
+    return nodes
+
+
+def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document,
+                   inliner: "_Inliner") -> Unit:
+    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
     first = min(_first_line(node) for node in nodes)
     last = max(node.end_lineno for node in nodes)
     lines = parsed.text.split("\n")[first - 1:last]
@@ -184,6 +273,7 @@ def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list
 
 
 def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+    """The solution cells, each with the helpers it calls from any code cell; then the other code cells."""
     notebook_name = specs[0].path
     try:
         notebook = parse_submitted_notebook(read_regular_file(root, notebook_name, LIMITS.notebook_bytes))
@@ -194,12 +284,14 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
     if not isinstance(cells, list):
         document.notes.append(f"{notebook_name}: skipped, no list of cells")
         return
-    wanted = {spec.grade_id: spec for spec in specs}
+    wanted = {spec.grade_id: spec for spec in specs if spec.grade_id is not None}
+    outside = next((spec for spec in specs if spec.outside), None)
+    unit_functions = {name for spec in wanted.values() for name in spec.functions}
+    solution_cells, other_cells = [], []    # (where, its text, parsed, statements)
     for index, cell in enumerate(cells):
-        grade_id = _solution_cell_id(cell)
-        if grade_id not in wanted:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        spec = wanted.pop(grade_id)
+        grade_id = _solution_cell_id(cell)
         where = f"{notebook_name} cell {index}"
         source = cell.get("source", "")
         if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
@@ -211,23 +303,66 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
         except SourceError as error:
             document.notes.append(f"{where}: skipped, {_short(error)}")
             continue
-        stream, given_lines = _stream(parsed, statements, spec, where, document)
+        if grade_id in wanted:
+            solution_cells.append((wanted.pop(grade_id), where, text, parsed, statements))
+        else:
+            other_cells.append((where, text, parsed, statements))
+    helpers = {node.name: (parsed, node) for _, _, _, parsed, _ in solution_cells for node in _functions(parsed)}
+    helpers.update((node.name, (parsed, node)) for _, _, parsed, _ in other_cells for node in _functions(parsed))
+    not_helpers = unit_functions | set(outside.functions if outside else ())
+    helpers = {name: found for name, found in helpers.items() if name not in not_helpers}
+    inlined: set[str] = set()
+    for spec, where, text, parsed, statements in solution_cells:
+        inliner = _Inliner(helpers, spec.given)
+        stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
+        inlined |= inliner.inlined
         document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=text.split("\n"),
                                          given_lines=given_lines, stream=stream)
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
+    if outside is not None and other_cells:
+        document.units[outside.name] = _cells_unit(outside, other_cells, inlined, document)
+
+
+def _cells_unit(spec: UnitSpec, cells: list, inlined: set[str], document: Document) -> Unit:
+    """The code cells outside the solution cells as one unit (inlined helpers left out), shown one after the other."""
+    stream: list[Token] = []
+    given_lines: set[int] = set()
+    lines: list[str] = []
+    for where, text, parsed, statements in cells:
+        if parsed.tree is not None:
+            statements = statements_of(parsed, _nodes_outside(parsed.tree.body, set(), inlined))
+        cell_stream, cell_given = _stream(parsed, statements, spec, where, document)
+        offset = len(lines) + 1       # the cell's line 1 is this line of the unit; a header line first
+        lines.append(f"# {where}")
+        stream += [Token(token.text, token.line + offset) for token in cell_stream]
+        given_lines |= {line + offset for line in cell_given}
+        lines += text.split("\n")
+    if len(stream) > MAX_UNIT_TOKENS:
+        document.notes.append(f"{spec.path}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
+    return Unit(spec=spec, where=spec.path, first_line=1, lines=lines, given_lines=given_lines,
+                stream=stream[:MAX_UNIT_TOKENS])
+
+
+def _functions(parsed: ParsedSource) -> list[ast.AST]:
+    return [node for node in (parsed.tree.body if parsed.tree else [])
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _stream(parsed: ParsedSource, statements: list[Statement], spec: UnitSpec, where: str,
-            document: Document) -> tuple[list[Token], set[int]]:
-    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
+            document: Document, inliner: _Inliner | None = None) -> tuple[list[Token], set[int]]:
+    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
     if len(stream) > MAX_UNIT_TOKENS:
         document.notes.append(f"{where}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
     return stream[:MAX_UNIT_TOKENS], given_lines
 
 
+@functools.lru_cache(maxsize=4096)
 def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statement]]:
-    """A cell's statements; IPython lines (``%magic``, ``!shell``) are blanked, code that does not parse keeps its order."""
+    """A cell's statements; IPython lines (``%magic``, ``!shell``) are blanked, code that does not parse keeps its order.
+
+    Cached: most cells of a class are the release's, unchanged (the result is only read, never changed).
+    """
     code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in text.split("\n"))
     parsed = parse_source(code, where, require_ast=False)
     statements = statements_of(parsed, parsed.tree.body) if parsed.tree else token_statements(parsed)
