@@ -41,7 +41,6 @@ from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_s
 
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
 OUTSIDE_TASKS, OUTSIDE_CELLS = "outside the tasks", "outside the solution cells"
-INLINED_LINE = 0                    # the line of an inlined helper's token: not a line of the unit shown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +65,7 @@ class Unit:
     lines: list[str]
     given_lines: set[int]    # lines of starter code (in ``where``'s numbering)
     stream: list[Token]      # normalized, canonical order, starter code left out
+    helpers: tuple[str, ...] = ()   # the helpers inlined, in order; their code is shown after ``where``'s lines
 
 
 @dataclasses.dataclass
@@ -155,16 +155,15 @@ def _read_library_units(root: Path, path: str, specs: list[UnitSpec], document: 
     outside = next((spec for spec in specs if spec.outside), None)
     task_names = {spec.qualname for spec in tasks}
     not_helpers = task_names | set(outside.functions if outside else ())
-    helpers = {node.name: (parsed, node) for node in _functions(parsed) if node.name not in not_helpers}
+    helpers = {node.name: (parsed, node, path) for node in _functions(parsed) if node.name not in not_helpers}
     inlined: set[str] = set()
     for spec in tasks:
         node = find_function(parsed.tree, spec.qualname)
         if node is None:
             document.notes.append(f"{path}: no function {spec.qualname}")
             continue
-        inliner = _Inliner(helpers, spec.given)
-        document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, inliner)
-        inlined |= inliner.inlined
+        document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, helpers)
+        inlined.update(document.units[spec.name].helpers)
     if outside is not None:
         nodes = _nodes_outside(parsed.tree.body, task_names, inlined)
         stream, given_lines = _stream(parsed, statements_of(parsed, nodes), outside, path, document)
@@ -179,15 +178,14 @@ def read_python_document(name: str, root: Path, relative: str, specs: list[UnitS
     if parsed is None:
         return document
     unit_functions = {name for spec in specs for name in ([spec.qualname] if spec.qualname else spec.functions)}
-    helpers = {node.name: (parsed, node) for node in _functions(parsed) if node.name not in unit_functions}
+    helpers = {node.name: (parsed, node, relative) for node in _functions(parsed) if node.name not in unit_functions}
     for spec in specs:
         if spec.outside:
             continue   # a corpus file holds units only
         names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
         nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
         if nodes:
-            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document,
-                                                       _Inliner(helpers, spec.given))
+            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document, helpers)
     return document
 
 
@@ -228,22 +226,36 @@ def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | N
 # ----------------------------------------------------------------------------- helpers
 
 class _Inliner:
-    """The ``inline`` of canonical_stream for one unit: the code of each helper it calls, once, transitively."""
+    """The ``inline`` of canonical_stream for one unit: the code of each helper it calls, once, transitively.
 
-    def __init__(self, helpers: dict[str, tuple[ParsedSource, ast.AST]], given: frozenset[tuple[str, ...]]):
-        self.helpers = helpers      # {name: (its source, its def)}: functions that are not units
+    Each inlined helper's source is kept (``lines``) to be shown after the unit's own lines, under a
+    header line saying where it is; its tokens and starter lines are numbered as shown, from ``next_line``.
+    """
+
+    def __init__(self, helpers: dict[str, tuple[ParsedSource, ast.AST, str]], given: frozenset[tuple[str, ...]],
+                 next_line: int):
+        self.helpers = helpers      # {name: (its source, its def, where)}: functions that are not units
         self.given = given          # the unit's starter statements: not the student's wherever they are
-        self.inlined: set[str] = set()
+        self.next_line = next_line  # the number the next line shown gets
+        self.inlined: list[str] = []
+        self.lines: list[str] = []
+        self.given_lines: set[int] = set()
 
     def __call__(self, statement: Statement) -> list[Token]:
         tokens: list[Token] = []
         for name in statement.calls:
             if name in self.helpers and name not in self.inlined:
-                self.inlined.add(name)
-                parsed, node = self.helpers[name]
-                body, _ = canonical_stream(parsed, statements_of(parsed, node.body), self.given,
-                                           MAX_UNIT_TOKENS + 1, inline=self)
-                tokens += [Token(token.text, INLINED_LINE) for token in body]
+                self.inlined.append(name)
+                parsed, node, where = self.helpers[name]
+                first = _first_line(node)
+                self.lines.append(f"# {name}: called here, inlined from {where} line {first}")
+                self.lines += parsed.text.split("\n")[first - 1:node.end_lineno]
+                shift = self.next_line + 1 - first
+                self.next_line += 1 + node.end_lineno - first + 1
+                body, given_lines = canonical_stream(parsed, statements_of(parsed, node.body), self.given,
+                                                     MAX_UNIT_TOKENS + 1, inline=self, line_shift=shift)
+                self.given_lines |= given_lines
+                tokens += body
         return tokens
 
 
@@ -264,12 +276,15 @@ def _nodes_outside(body: list[ast.stmt], units: set[str], inlined: set[str], pre
 
 
 def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document,
-                   inliner: "_Inliner") -> Unit:
-    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
+                   helpers: dict[str, tuple[ParsedSource, ast.AST, str]]) -> Unit:
+    """The unit of the functions ``nodes`` of ``parsed``, with the ``helpers`` they call inlined."""
     first = min(_first_line(node) for node in nodes)
     last = max(node.end_lineno for node in nodes)
     lines = parsed.text.split("\n")[first - 1:last]
-    return Unit(spec=spec, where=where, first_line=first, lines=lines, given_lines=given_lines, stream=stream)
+    inliner = _Inliner(helpers, spec.given, first + len(lines))
+    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
+    return Unit(spec=spec, where=where, first_line=first, lines=lines + inliner.lines,
+                given_lines=given_lines | inliner.given_lines, stream=stream, helpers=tuple(inliner.inlined))
 
 
 def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
@@ -307,17 +322,21 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
             solution_cells.append((wanted.pop(grade_id), where, text, parsed, statements))
         else:
             other_cells.append((where, text, parsed, statements))
-    helpers = {node.name: (parsed, node) for _, _, _, parsed, _ in solution_cells for node in _functions(parsed)}
-    helpers.update((node.name, (parsed, node)) for _, _, parsed, _ in other_cells for node in _functions(parsed))
+    helpers = {node.name: (parsed, node, where) for _, where, _, parsed, _ in solution_cells
+               for node in _functions(parsed)}
+    helpers.update((node.name, (parsed, node, where)) for where, _, parsed, _ in other_cells
+                   for node in _functions(parsed))
     not_helpers = unit_functions | set(outside.functions if outside else ())
     helpers = {name: found for name, found in helpers.items() if name not in not_helpers}
     inlined: set[str] = set()
     for spec, where, text, parsed, statements in solution_cells:
-        inliner = _Inliner(helpers, spec.given)
+        lines = text.split("\n")
+        inliner = _Inliner(helpers, spec.given, 1 + len(lines))
         stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
-        inlined |= inliner.inlined
-        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=text.split("\n"),
-                                         given_lines=given_lines, stream=stream)
+        inlined.update(inliner.inlined)
+        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=lines + inliner.lines,
+                                         given_lines=given_lines | inliner.given_lines, stream=stream,
+                                         helpers=tuple(inliner.inlined))
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
     if outside is not None and other_cells:

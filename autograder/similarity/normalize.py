@@ -166,13 +166,14 @@ def statement_keys(statements: list[Statement]) -> set[tuple[str, ...]]:
 
 
 def canonical_stream(parsed: ParsedSource, statements: list[Statement], given: set[tuple[str, ...]],
-                     limit: int, inline: Callable[[Statement], list[Token]] | None = None
+                     limit: int, inline: Callable[[Statement], list[Token]] | None = None, line_shift: int = 0
                      ) -> tuple[list[Token], set[int]]:
     """(normalized tokens in canonical order without the starter code, lines of the starter code).
 
     ``inline(statement)``, when given, returns the tokens of the helpers a statement calls: they
-    follow the statement, so code moved into a helper stays where it was used. At most ``limit``
-    tokens are kept.
+    follow the statement, so code moved into a helper stays where it was used. ``line_shift`` is
+    added to the line of every token and starter line of ``parsed`` (not to inlined tokens, which
+    come with their own). At most ``limit`` tokens are kept.
     """
     stream: list[Token] = []
     given_lines: set[int] = set()
@@ -181,9 +182,10 @@ def canonical_stream(parsed: ParsedSource, statements: list[Statement], given: s
         for statement in canonical_order(block):
             if statement.given_key in given:
                 for i in statement.own:   # a docstring spans several lines
-                    given_lines.update(range(parsed.raw[i].start[0], parsed.raw[i].end[0] + 1))
+                    first, last = parsed.raw[i].start[0], parsed.raw[i].end[0]
+                    given_lines.update(range(first + line_shift, last + 1 + line_shift))
             else:
-                stream.extend(Token(parsed.normalized[i], parsed.raw[i].start[0])
+                stream.extend(Token(parsed.normalized[i], parsed.raw[i].start[0] + line_shift)
                               for i in statement.own if parsed.normalized[i])
             for inner in statement.blocks:
                 emit(inner)

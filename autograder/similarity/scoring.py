@@ -128,7 +128,7 @@ class ClassStatistics:
         return total > 0 and held >= HOLDS_REFERENCE * total
 
     def weight(self, unit: str, fingerprint_hash: int) -> float:
-        """``log(D_u / df) / log(D_u)``: 1 for a fingerprint one document holds (or only copiers), 0 for one all hold."""
+        """``log(D_u / df) / log(D_u)``: 1 for a fingerprint one document (or only copiers) holds, 0 for one all hold."""
         key = (unit, fingerprint_hash)
         if key not in self._weights:
             documents = self.documents_with[unit]

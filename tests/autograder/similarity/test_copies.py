@@ -148,6 +148,16 @@ def test_helpers_and_added_cells_are_read(tmp_path):
     hid = _to_reference(report, "hid")
     conv = next(u for u in hid.units if u.unit == "layers.conv_backward_naive")
     assert conv.alike >= 0.9 and conv.tokens_a > 200   # the helper's code is in the unit
+    # ... and shown on the pair page after the task function, its matching lines marked
+    unit = hid.first.units["layers.conv_backward_naive"]
+    assert unit.helpers == ("_conv_backward_naive_work",)
+    headers = [i for i, line in enumerate(unit.lines)
+               if line.startswith("# _conv_backward_naive_work: called here, inlined from cs231n_lib/layers.py line ")]
+    assert len(headers) == 1
+    header = unit.first_line + headers[0]
+    helper_lines = {line for line in conv.lines_a if line > header}
+    assert len(helper_lines) >= 10
+    assert all(unit.lines[line - unit.first_line].strip() for line in helper_lines)   # each a line of code shown
     # An inlined helper is compared once, in the unit that calls it, not again outside the tasks.
     outside_tasks = hid.first.units["cs231n_lib/layers.py outside the tasks"]
     assert "def _conv_backward_naive_work(" in "\n".join(outside_tasks.lines) and len(outside_tasks.stream) < 20
