@@ -97,13 +97,15 @@ def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Pa
     ``threshold`` None: calibrated on the class (Calibration); a number: that one.
     """
     kit = layout
-    assignment = load_catalog(kit.tasks_file, kit.lib_dir).get(assignment_name)
+    catalog = load_catalog(kit.tasks_file, kit.lib_dir)
+    assignment = catalog.get(assignment_name)
     students = layout.students_with_submissions(assignment.name)
     if not students:
         raise ReleaseError(f"no submissions of {assignment.name}: expected folders "
                            f"{layout.course_dir / 'submitted'}/<student>/{assignment.name}/; "
                            f"run `python -m autograder collect {assignment.name} ...` first")
-    specs = assignment_units(layout.assignments_dir / assignment.name, kit.lib_name, assignment)
+    specs = assignment_units(layout.assignments_dir / assignment.name, kit.lib_name, assignment,
+                             catalog.student_files())
     documents = [read_submission(student, "student", layout.submitted_dir(assignment.name, student),
                                  layout.submitted_dir(assignment.name, student), specs)
                  for student in students]
@@ -127,7 +129,7 @@ def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Pa
         threshold=calibration.threshold() if threshold is None else threshold,
         students=tuple(students), pairs=ranked(pairs), reference=ranked(to_reference),
         independent=tuple(d.name for d in corpus), notes=_notes(documents + corpus),
-        units=tuple(spec.name for spec in specs))
+        units=tuple(spec.name for spec in specs if not spec.helpers_only))
 
 
 def ranked(scores: list[PairScore]) -> tuple[PairScore, ...]:

@@ -10,10 +10,11 @@ An assignment has *units*, the places where students write code:
   (``cs231n_lib/layers.py outside the tasks``) and the notebook's code outside the solution
   cells (``ConvPool.ipynb outside the solution cells``), so a helper or an added cell is compared too.
 
-A helper that a unit calls (a function defined at the top of the same file, or in any code
-cell of the notebook, that is not itself a unit) is *inlined*: its code joins the calling
-unit's stream right after the call, transitively, each helper once per unit, and is then no
-longer counted outside the tasks. Code moved out of a task function is still compared with
+A helper that a unit calls (a function the student defined at the top of one of their library
+files, or in any code cell of the notebook, that is neither a unit nor defined by the release)
+is *inlined*: its code joins the calling unit's stream right after the statement that mentions
+it (a call, ``run = helper``, ``module.helper``, ``globals()["helper"]``), transitively, each
+helper once per unit, and is then no longer counted outside the tasks. Code moved out of a task function is still compared with
 the reference's task function.
 
 A unit's starter code is the same function or cell in the public release
@@ -29,6 +30,7 @@ file that is a link, too large, not UTF-8 or not Python is skipped with a note, 
 import ast
 import dataclasses
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ReleaseError
@@ -40,7 +42,7 @@ from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_s
                         statement_keys, statements_of, token_statements)
 
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
-OUTSIDE_TASKS, OUTSIDE_CELLS = "outside the tasks", "outside the solution cells"
+OUTSIDE_TASKS, OUTSIDE_CELLS, HELPERS_ONLY = "outside the tasks", "outside the solution cells", "(helpers only)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,8 @@ class UnitSpec:
                                           # outside: the functions the release defines there (not helpers)
     given: frozenset[tuple[str, ...]]     # the starter statements' exact tokens
     outside: bool = False                 # the code of ``path`` outside the other units (given: the release file's)
+    helpers_only: bool = False            # outside, in a student file of another assignment: a source of helpers,
+                                          # never compared itself
 
 
 @dataclasses.dataclass
@@ -82,8 +86,13 @@ class Document:
         return f"{self.kind}:{self.name}"
 
 
-def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -> list[UnitSpec]:
-    """The units of ``assignment``, read from its public release folder (trusted)."""
+def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment,
+                     student_files: Iterable[str] = ()) -> list[UnitSpec]:
+    """The units of ``assignment``, read from its public release folder (trusted).
+
+    ``student_files`` (library-relative paths) are the files students hand in for any assignment
+    (graded as written): those that hold no task of this one are read as sources of helpers only.
+    """
     release_dir = Path(release_dir)
     if not (release_dir / assignment.notebook).is_file():
         raise ReleaseError(f"{release_dir}: expected the release of {assignment.name} with {assignment.notebook}; "
@@ -108,6 +117,15 @@ def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -
         specs.append(UnitSpec(name=f"{relative} {OUTSIDE_TASKS}", path=relative, qualname=None, grade_id=None,
                               functions=tuple(node.name for node in _functions(parsed)), outside=True,
                               given=frozenset(statement_keys(statements_of(parsed, parsed.tree.body)))))
+    for relative in sorted(set(student_files) - {task.module_file.as_posix() for task in assignment.tasks}):
+        path = release_dir / lib_name / relative
+        try:
+            parsed = parse_source(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, SourceError) as error:
+            raise ReleaseError(f"{path}: expected the release's {relative}: {error}") from None
+        specs.append(UnitSpec(name=f"{lib_name}/{relative} {HELPERS_ONLY}", path=f"{lib_name}/{relative}",
+                              qualname=None, grade_id=None, functions=tuple(node.name for node in _functions(parsed)),
+                              given=frozenset(), outside=True, helpers_only=True))
     notebook = read_notebook(release_dir / assignment.notebook)
     notebook_given: set[tuple[str, ...]] = set()
     notebook_functions: list[str] = []
@@ -135,37 +153,48 @@ def read_submission(name: str, kind: str, library_root: Path, notebook_root: Pat
                     specs: list[UnitSpec]) -> Document:
     """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``."""
     document = Document(name=name, kind=kind, units={}, notes=[])
-    by_path: dict[str, list[UnitSpec]] = {}
-    for spec in specs:
-        by_path.setdefault(spec.path, []).append(spec)
-    for path, file_specs in by_path.items():
-        if any(spec.qualname is not None for spec in file_specs):
-            _read_library_units(Path(library_root), path, file_specs, document)
-        else:
-            _read_notebook_units(Path(notebook_root), file_specs, document)
+    library = [spec for spec in specs if spec.path.endswith(".py")]
+    if library:
+        _read_library_units(Path(library_root), library, document)
+    notebook = [spec for spec in specs if not spec.path.endswith(".py")]
+    if notebook:
+        _read_notebook_units(Path(notebook_root), notebook, document)
     return document
 
 
-def _read_library_units(root: Path, path: str, specs: list[UnitSpec], document: Document) -> None:
-    """The task functions of one library file, each with the helpers it calls; then the rest of the file."""
-    parsed = _read_python(root, path, document)
-    if parsed is None:
-        return
-    tasks = [spec for spec in specs if spec.qualname is not None]
-    outside = next((spec for spec in specs if spec.outside), None)
-    task_names = {spec.qualname for spec in tasks}
-    not_helpers = task_names | set(outside.functions if outside else ())
-    helpers = {node.name: (parsed, node, path) for node in _functions(parsed) if node.name not in not_helpers}
-    inlined: set[str] = set()
-    for spec in tasks:
-        node = find_function(parsed.tree, spec.qualname)
-        if node is None:
-            document.notes.append(f"{path}: no function {spec.qualname}")
+def _read_library_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+    """The task functions, each with the helpers it calls (from any file read); then the rest of each task file."""
+    by_path: dict[str, list[UnitSpec]] = {}
+    for spec in specs:
+        by_path.setdefault(spec.path, []).append(spec)
+    # A helpers-only file that cannot be read is no news: it is never compared itself.
+    parsed_files = {path: _read_python(root, path, document if any(not s.helpers_only for s in file_specs)
+                                       else Document(name=document.name, kind=document.kind, units={}, notes=[]))
+                    for path, file_specs in by_path.items()}
+    helpers: dict[str, tuple[ParsedSource, ast.AST, str]] = {}
+    # Helpers of other files first: a task's own file wins a name both define.
+    for path in sorted(by_path, key=lambda p: any(spec.qualname for spec in by_path[p])):
+        parsed = parsed_files[path]
+        if parsed is None:
             continue
-        document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, helpers)
-        inlined.update(document.units[spec.name].helpers)
-    if outside is not None:
-        nodes = _nodes_outside(parsed.tree.body, task_names, inlined)
+        not_helpers = {name for spec in by_path[path] for name in ([spec.qualname] if spec.qualname else spec.functions)}
+        helpers.update((node.name, (parsed, node, path)) for node in _functions(parsed) if node.name not in not_helpers)
+    inlined: set[str] = set()
+    for path, file_specs in by_path.items():
+        parsed = parsed_files[path]
+        for spec in (s for s in file_specs if s.qualname is not None and parsed is not None):
+            node = find_function(parsed.tree, spec.qualname)
+            if node is None:
+                document.notes.append(f"{path}: no function {spec.qualname}")
+                continue
+            document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, helpers)
+            inlined.update(document.units[spec.name].helpers)
+    for path, file_specs in by_path.items():
+        parsed = parsed_files[path]
+        outside = next((spec for spec in file_specs if spec.outside and not spec.helpers_only), None)
+        if parsed is None or outside is None:
+            continue
+        nodes = _nodes_outside(parsed.tree.body, {spec.qualname for spec in file_specs if spec.qualname}, inlined)
         stream, given_lines = _stream(parsed, statements_of(parsed, nodes), outside, path, document)
         document.units[outside.name] = Unit(spec=outside, where=path, first_line=1, lines=parsed.text.split("\n"),
                                             given_lines=given_lines, stream=stream)
@@ -226,7 +255,7 @@ def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | N
 # ----------------------------------------------------------------------------- helpers
 
 class _Inliner:
-    """The ``inline`` of canonical_stream for one unit: the code of each helper it calls, once, transitively.
+    """The ``inline`` of canonical_stream for one unit: the code of each helper it mentions, once, transitively.
 
     Each inlined helper's source is kept (``lines``) to be shown after the unit's own lines, under a
     header line saying where it is; its tokens and starter lines are numbered as shown, from ``next_line``.
@@ -243,7 +272,7 @@ class _Inliner:
 
     def __call__(self, statement: Statement) -> list[Token]:
         tokens: list[Token] = []
-        for name in statement.calls:
+        for name in statement.mentions:
             if name in self.helpers and name not in self.inlined:
                 self.inlined.append(name)
                 parsed, node, where = self.helpers[name]
@@ -391,7 +420,7 @@ def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statemen
 def _read_python(root: Path, relative: str, document: Document) -> ParsedSource | None:
     try:
         text = read_regular_file(root, relative, LIMITS.source_bytes).decode("utf-8")
-        return parse_source(text, relative)
+        return _parsed(text, relative)
     except UnsafeFileError as error:
         document.notes.append(f"{relative}: skipped, {_short(error)}")
     except UnicodeDecodeError:
@@ -399,6 +428,12 @@ def _read_python(root: Path, relative: str, document: Document) -> ParsedSource 
     except SourceError as error:
         document.notes.append(f"{relative}: skipped, {_short(error)}")
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, where: str) -> ParsedSource:
+    """parse_source, cached: most library files of a class are the release's, unchanged (only read, never changed)."""
+    return parse_source(text, where)
 
 
 def _solution_cell_id(cell) -> str | None:

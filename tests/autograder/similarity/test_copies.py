@@ -10,6 +10,7 @@ renamed, reordered and padded with dead code 0.17. The honest students of the si
 
 import itertools
 import json
+import re
 
 import pytest
 
@@ -18,7 +19,8 @@ from autograder.course import Layout
 from autograder import similarity
 from autograder.similarity import similarity_report
 
-from .class_builder import HELPER_COPY, REFERENCE_COPY, RESTRUCTURED_COPY, STUBS, VERBATIM_COPY, build_class
+from .class_builder import (HELPER_COPY, REFERENCE_COPY, RESTRUCTURED_COPY, STUBS, VERBATIM_COPY, build_class,
+                            reference_copy)
 
 COPIES = [f"copy{i}" for i in range(8)]
 VARIANTS = {"cat": REFERENCE_COPY, "hid": HELPER_COPY, "rex": RESTRUCTURED_COPY}
@@ -166,3 +168,32 @@ def test_helpers_and_added_cells_are_read(tmp_path):
     assert any("unused_total" in "".join(c["source"]) and not c["metadata"] for c in notebook["cells"])
     added = _to_reference(report, "rex").first.units["ConvPool.ipynb outside the solution cells"]
     assert "unused_total = 0.0" in added.lines and len(added.stream) > 30
+
+
+def test_a_helper_reached_by_another_name_or_kept_in_another_student_file_is_compared(tmp_path):
+    # "by_name": each task reaches its helper through globals()["..."] and an alias, not by a call of its name;
+    # "moved": the helpers live in cs231n_lib/im2col.py (a student file: graded as written), called as im2col._x().
+    layout = build_class(tmp_path, {"by_name": HELPER_COPY, "moved": HELPER_COPY, "dee": "dee"})
+    helpers = reference_copy(layout, HELPER_COPY).library_helpers
+    names = re.findall(r"^def (\w+)\(", helpers, flags=re.MULTILINE)
+    by_name = layout.submitted_dir("conv_pool", "by_name") / "cs231n_lib" / "layers.py"
+    text = by_name.read_text(encoding="utf-8")
+    for name in names:
+        text = text.replace(f" = {name}(", f" = globals()[{name!r}](")
+    by_name.write_text(text, encoding="utf-8")
+    library = layout.submitted_dir("conv_pool", "moved") / "cs231n_lib"
+    text = (library / "layers.py").read_text(encoding="utf-8")
+    assert helpers in text
+    text = text.replace(helpers, "").replace("\nfrom .backend import", "\nfrom . import im2col\nfrom .backend import", 1)
+    assert "from . import im2col" in text
+    for name in names:
+        text = text.replace(f" = {name}(", f" = im2col.{name}(")
+    (library / "layers.py").write_text(text, encoding="utf-8")
+    (library / "im2col.py").write_text((library / "im2col.py").read_text(encoding="utf-8") + "\n\n" + helpers + "\n",
+                                       encoding="utf-8")
+    assert "def _conv_forward_naive_work" not in (library / "layers.py").read_text(encoding="utf-8")
+    report = similarity_report(layout, "conv_pool")
+    for student in ("by_name", "moved"):
+        pair = _to_reference(report, student)
+        assert report.flagged(pair) and pair.score >= WELL_ABOVE, (student, round(pair.score, 3))
+    assert not report.flagged(_to_reference(report, "dee"))
