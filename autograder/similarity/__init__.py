@@ -9,9 +9,9 @@ The pipeline, one module per step, all local (nothing leaves the machine):
    independent statements in a canonical order;
 3. winnowing.py: hashed k-grams, winnowed as MOSS does;
 4. scoring.py: pairwise weighted containment scores, each fingerprint weighted by how rare
-   it is (the reference's among the reference and the corpus, the rest across the class);
-   the threshold is chosen from the class's own scores, with a verbatim copy of the reference
-   as the calibration point (``calibrated_threshold``);
+   it is across the class, the reference and the corpus (students who copied the reference
+   left out of the counts); the threshold is chosen here from the class's own scores, with a
+   verbatim copy of the reference as the calibration point (``Calibration``);
 5. report.py: ``exports/<a>/similarity/``: pairs.csv, reference.csv, index.html, and one
    page per flagged pair with the matching lines side by side.
 """
@@ -27,7 +27,7 @@ from .documents import Document, assignment_units, independent_documents, read_s
 from .scoring import PRIOR_WEIGHT, ClassStatistics, PairScore
 from .winnowing import K, WINDOW
 
-# The threshold of a class (docs/grading.md, calibrated_threshold): the class's median score plus
+# The threshold of a class (docs/grading.md, Calibration.threshold): the class's median score plus
 # SPREADS robust standard deviations, never under FLOOR (a class of 3 has no distribution to
 # speak of), never above COPY_SHARE of what a verbatim copy of the reference scores.
 FLOOR = 0.4

@@ -128,8 +128,9 @@ def pair_page(report: SimilarityReport, pair: PairScore, title: str) -> str:
     body = [f"<h1>{_e(title)}</h1>",
             f"<p>Score <b>{pair.score:.3f}</b> (threshold {report.threshold:.2f}); {pair.matched_tokens} "
             f"matching tokens. <a href='{INDEX}'>Back to the report</a>.</p>",
-            f"<p class='legend'><span class='{RARE}'>only these two</span> match found in no other submission, "
-            f"the reference or the corpus; <span class='{COMMON}'>also elsewhere</span> match others wrote too "
+            f"<p class='legend'><span class='{RARE}'>rare</span> match found in no other submission, the reference "
+            f"or the corpus (students who copied the reference not counted); "
+            f"<span class='{COMMON}'>also elsewhere</span> match others wrote too "
             f"(it weighs less); <span class='given'>starter code</span> given by the release, not compared.</p>"]
     for match in pair.units:
         body.append(_unit_section(match, pair.first.units[match.unit], pair.second.units[match.unit],

@@ -39,7 +39,7 @@ from .winnowing import Fingerprints, fingerprint
 PRIOR_WEIGHT = 20.0
 # A student holding this share of the reference's fingerprints is a copier: left out of the frequencies.
 HOLDS_REFERENCE = 0.5
-RARE = "rare"       # a matched line covered by a fingerprint found only in these two documents
+RARE = "rare"       # a matched line covered by a fingerprint found in at most two documents (copiers not counted)
 COMMON = "common"   # matched, but others have it too (it weighs less)
 
 
