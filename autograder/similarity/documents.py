@@ -42,6 +42,10 @@ from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_s
                         statement_keys, statements_of, token_statements)
 
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
+# Helpers are followed this many calls deep at most (each level costs a few Python frames: a chain of
+# thousands of helpers must not exhaust the interpreter's stack), and inlined up to the unit's token cap.
+MAX_HELPER_DEPTH = 25
+SHALLOW_HELPER_DEPTH = 2            # when that nests too deep for the interpreter: what a copy needs
 OUTSIDE_TASKS, OUTSIDE_CELLS, HELPERS_ONLY = "outside the tasks", "outside the solution cells", "(helpers only)"
 
 
@@ -269,11 +273,26 @@ class _Inliner:
         self.inlined: list[str] = []
         self.lines: list[str] = []
         self.given_lines: set[int] = set()
+        self.depth = 0              # helpers being inlined, one inside the other
+        self.max_depth = MAX_HELPER_DEPTH
+        self.tokens = 0             # tokens inlined so far
+        self.cut: str | None = None   # why inlining stopped early, if it did
+        self.why: str | None = None   # why it was started again with a smaller depth, if it was
+
+    def restart(self, max_depth: int, why: str) -> None:
+        """Forget what was inlined, to start again following helpers ``max_depth`` calls deep (``why``: the note)."""
+        self.next_line -= len(self.lines)
+        self.inlined, self.lines, self.given_lines = [], [], set()
+        self.depth, self.tokens, self.cut, self.max_depth, self.why = 0, 0, None, max_depth, why
 
     def __call__(self, statement: Statement) -> list[Token]:
         tokens: list[Token] = []
         for name in statement.mentions:
-            if name in self.helpers and name not in self.inlined:
+            if name in self.helpers and name not in self.inlined and self.cut is None:
+                if self.depth >= self.max_depth or self.tokens > MAX_UNIT_TOKENS:
+                    self.cut = (self.why or f"helpers followed {self.max_depth} calls deep at most"
+                                if self.depth >= self.max_depth else f"helpers cut at {MAX_UNIT_TOKENS} tokens")
+                    continue
                 self.inlined.append(name)
                 parsed, node, where = self.helpers[name]
                 first = _first_line(node)
@@ -281,8 +300,11 @@ class _Inliner:
                 self.lines += parsed.text.split("\n")[first - 1:node.end_lineno]
                 shift = self.next_line + 1 - first
                 self.next_line += 1 + node.end_lineno - first + 1
+                self.depth += 1
                 body, given_lines = canonical_stream(parsed, statements_of(parsed, node.body), self.given,
                                                      MAX_UNIT_TOKENS + 1, inline=self, line_shift=shift)
+                self.depth -= 1
+                self.tokens += len(body)
                 self.given_lines |= given_lines
                 tokens += body
         return tokens
@@ -312,6 +334,8 @@ def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list
     lines = parsed.text.split("\n")[first - 1:last]
     inliner = _Inliner(helpers, spec.given, first + len(lines))
     stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
+    if inliner.cut or inliner.why:
+        document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
     return Unit(spec=spec, where=where, first_line=first, lines=lines + inliner.lines,
                 given_lines=given_lines | inliner.given_lines, stream=stream, helpers=tuple(inliner.inlined))
 
@@ -362,6 +386,8 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
         lines = text.split("\n")
         inliner = _Inliner(helpers, spec.given, 1 + len(lines))
         stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
+        if inliner.cut or inliner.why:
+            document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
         inlined.update(inliner.inlined)
         document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=lines + inliner.lines,
                                          given_lines=given_lines | inliner.given_lines, stream=stream,
@@ -399,7 +425,20 @@ def _functions(parsed: ParsedSource) -> list[ast.AST]:
 
 def _stream(parsed: ParsedSource, statements: list[Statement], spec: UnitSpec, where: str,
             document: Document, inliner: _Inliner | None = None) -> tuple[list[Token], set[int]]:
-    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
+    try:
+        stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
+    except RecursionError:
+        if inliner is None:
+            raise
+        # Deeply nested code in helpers inside helpers: follow them SHALLOW_HELPER_DEPTH calls deep, else not at all
+        # (the note says so).
+        try:
+            inliner.restart(SHALLOW_HELPER_DEPTH, f"nested code too deep: helpers followed {SHALLOW_HELPER_DEPTH} "
+                                                  f"calls deep at most")
+            stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
+        except RecursionError:
+            inliner.restart(0, "nested code too deep: helpers not followed")
+            stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
     if len(stream) > MAX_UNIT_TOKENS:
         document.notes.append(f"{where}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
     return stream[:MAX_UNIT_TOKENS], given_lines

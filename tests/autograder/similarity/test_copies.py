@@ -197,3 +197,26 @@ def test_a_helper_reached_by_another_name_or_kept_in_another_student_file_is_com
         pair = _to_reference(report, student)
         assert report.flagged(pair) and pair.score >= WELL_ABOVE, (student, round(pair.score, 3))
     assert not report.flagged(_to_reference(report, "dee"))
+
+
+def test_helpers_that_never_end_cost_bounded_time_and_say_so(tmp_path):
+    # Following helpers must not let one student crash the report: "chain" calls a chain of 3,000 helpers,
+    # "nest" 30 helpers each nested 95 blocks deep (together deeper than the interpreter's stack).
+    layout = build_class(tmp_path, {"chain": "dee", "nest": "dee", "eli": "eli"})
+
+    def helper(index: int, depth: int) -> str:
+        blocks = "".join("    " * (level + 1) + f"if v > {level}:\n" for level in range(depth))
+        return f"def _h{index}(v):\n{blocks}{'    ' * (depth + 1)}return _h{index + 1}(v) + {index}\n"
+
+    for student, count, depth in (("chain", 3000, 0), ("nest", 30, 95)):
+        path = layout.submitted_dir("conv_pool", student) / "cs231n_lib" / "layers.py"
+        text = path.read_text(encoding="utf-8").replace("    C, H, W = x.shape[1:]\n",
+                                                        "    C, H, W = x.shape[1:]\n    _h0(x)\n", 1)
+        helpers = "\n".join(helper(i, depth) for i in range(count)) + f"\ndef _h{count}(v):\n    return v\n"
+        path.write_text(text + "\n" + helpers, encoding="utf-8")
+    report = similarity_report(layout, "conv_pool")
+    assert "layers.conv_forward_naive: helpers followed 25 calls deep at most" in " ".join(report.notes["chain"])
+    assert "nested code too deep: helpers followed 2 calls deep at most" in " ".join(report.notes["nest"])
+    chain_nest = _pair(report, "chain", "nest")
+    assert report.flagged(chain_nest)          # both are dee's code: still compared, and found alike
+    assert not report.flagged(_to_reference(report, "chain"))
