@@ -288,10 +288,13 @@ class _Inliner:
     def __call__(self, statement: Statement) -> list[Token]:
         tokens: list[Token] = []
         for name in statement.mentions:
-            if name in self.helpers and name not in self.inlined and self.cut is None:
-                if self.depth >= self.max_depth or self.tokens > MAX_UNIT_TOKENS:
-                    self.cut = (self.why or f"helpers followed {self.max_depth} calls deep at most"
-                                if self.depth >= self.max_depth else f"helpers cut at {MAX_UNIT_TOKENS} tokens")
+            if name in self.helpers and name not in self.inlined:
+                if self.tokens > MAX_UNIT_TOKENS:
+                    self.cut = f"helpers cut at {MAX_UNIT_TOKENS} tokens"
+                    break
+                if self.depth >= self.max_depth:
+                    # Only this branch stops: a helper mentioned later, less deep, is still followed.
+                    self.cut = self.cut or self.why or f"helpers followed {self.max_depth} calls deep at most"
                     continue
                 self.inlined.append(name)
                 parsed, node, where = self.helpers[name]

@@ -202,16 +202,20 @@ def test_a_helper_reached_by_another_name_or_kept_in_another_student_file_is_com
 def test_helpers_that_never_end_cost_bounded_time_and_say_so(tmp_path):
     # Following helpers must not let one student crash the report: "chain" calls a chain of 3,000 helpers,
     # "nest" 30 helpers each nested 95 blocks deep (together deeper than the interpreter's stack).
-    layout = build_class(tmp_path, {"chain": "dee", "nest": "dee", "eli": "eli"})
+    # "hid" calls a chain of 40 helpers before the helper holding the reference's conv forward: still followed.
+    layout = build_class(tmp_path, {"chain": "dee", "nest": "dee", "eli": "eli", "hid": HELPER_COPY})
 
     def helper(index: int, depth: int) -> str:
         blocks = "".join("    " * (level + 1) + f"if v > {level}:\n" for level in range(depth))
         return f"def _h{index}(v):\n{blocks}{'    ' * (depth + 1)}return _h{index + 1}(v) + {index}\n"
 
-    for student, count, depth in (("chain", 3000, 0), ("nest", 30, 95)):
+    for student, count, depth, before in (("chain", 3000, 0, "    C, H, W = x.shape[1:]\n"),
+                                          ("nest", 30, 95, "    C, H, W = x.shape[1:]\n"),
+                                          ("hid", 40, 0, "    out = _conv_forward_naive_work(")):
         path = layout.submitted_dir("conv_pool", student) / "cs231n_lib" / "layers.py"
-        text = path.read_text(encoding="utf-8").replace("    C, H, W = x.shape[1:]\n",
-                                                        "    C, H, W = x.shape[1:]\n    _h0(x)\n", 1)
+        text = path.read_text(encoding="utf-8")
+        assert before in text
+        text = text.replace(before, "    _h0(x)\n" + before, 1)
         helpers = "\n".join(helper(i, depth) for i in range(count)) + f"\ndef _h{count}(v):\n    return v\n"
         path.write_text(text + "\n" + helpers, encoding="utf-8")
     report = similarity_report(layout, "conv_pool")
@@ -220,3 +224,6 @@ def test_helpers_that_never_end_cost_bounded_time_and_say_so(tmp_path):
     chain_nest = _pair(report, "chain", "nest")
     assert report.flagged(chain_nest)          # both are dee's code: still compared, and found alike
     assert not report.flagged(_to_reference(report, "chain"))
+    hid = _to_reference(report, "hid")
+    assert next(u for u in hid.units if u.unit == "layers.conv_forward_naive").alike >= 0.85   # 0.88 without the chain
+    assert report.flagged(hid) and hid.score >= WELL_ABOVE
