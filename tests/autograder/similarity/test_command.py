@@ -69,7 +69,8 @@ def test_a_second_run_replaces_the_report(course, capsys):
     folder = course.similarity_dir("conv_pool")
     (folder / "stale.html").parent.mkdir(parents=True, exist_ok=True)
     (folder / "stale.html").write_text("old", encoding="utf-8")
-    assert run(capsys, "conv_pool", "--course-dir", course.course_dir, "--threshold", "0.99")[0] == 0
+    status, out, _ = run(capsys, "conv_pool", "--course-dir", course.course_dir, "--threshold", "0.99")
+    assert status == 0 and "threshold 0.99 (given)" in out
     assert not (folder / "stale.html").exists()
     assert not any(p.name.startswith(".") for p in folder.parent.iterdir())   # no staging left behind
     assert not list(folder.glob("pair-*.html"))   # nothing reaches 0.99
