@@ -96,19 +96,19 @@ def index_page(report: SimilarityReport, pages: dict[int, str]) -> str:
         f"{len(report.units)} unit(s): {_e(', '.join(report.units))}. Only what students wrote counts: the "
         f"starter code of the release is left out.</p>",
         "<p><b>Threshold: {:.2f}</b> ({}). Code is compared after renaming every identifier and literal, dropping "
-        "comments and layout, and putting independent statements in one canonical order; a helper a task function "
-        "or solution cell calls is compared as part of it, and code outside the tasks and solution cells is "
-        "compared too. Fingerprints are winnowed {}-grams of tokens (window {}). A score is how much of the smaller "
-        "side the other contains, so code added to a copy does not hide it. Each matching fingerprint weighs by how "
-        "rare it is: among the reference and {} for code the reference holds (however many students copied it), "
-        "among the students, the reference and the corpus for the rest; code that every correct solution writes "
-        "alike (a ReLU, the conv-ReLU-pool sandwich) weighs almost nothing, and a prior of {:.0f} fingerprints' "
-        "weight keeps a pair that shares only a little rare code far below the threshold. The threshold is the "
-        "class's median score plus {:.0f} robust standard deviations, at least {:.2f} and at most {:.0%} of what a "
-        "verbatim copy of the reference scores (docs/grading.md). A flagged pair is a reason to read the two "
-        "submissions, not a verdict.</p>".format(report.threshold, _e(threshold_origin(report)), report.k,
-                                                 report.window, _e(corpus), report.prior_weight, SPREADS, FLOOR,
-                                                 COPY_SHARE),
+        "comments and layout, and putting independent statements in one canonical order; a helper that a task "
+        "function or solution cell calls (or names) is compared as part of it, and code outside the tasks and "
+        "solution cells is compared too. Fingerprints are winnowed {}-grams of tokens (window {}). A score is how "
+        "much of the smaller side the other contains, so code added to a copy does not hide it. Each matching "
+        "fingerprint weighs by how rare it is among the students, the reference and {}, students who hold at least "
+        "half of the reference's code left out of the count (so that copies, however many, never make the "
+        "reference look common); code that every correct solution writes alike (a ReLU, the conv-ReLU-pool "
+        "sandwich) weighs almost nothing, and a prior of {:.0f} fingerprints' weight keeps a pair that shares only "
+        "a little rare code far below the threshold. The threshold is the class's median score plus {:.0f} robust "
+        "standard deviations, at least {:.2f}, and at most {:.0%} of what a verbatim copy of the reference scores "
+        "(docs/grading.md). A flagged pair is a reason to read the two submissions, not a verdict.</p>".format(
+            report.threshold, _e(threshold_origin(report)), report.k, report.window, _e(corpus),
+            report.prior_weight, SPREADS, FLOOR, COPY_SHARE),
         f"<h2>Student pairs ({len(flagged_pairs)} flagged of {len(report.pairs)})</h2>",
         _ranking_table(report, shown, pages, ("student", "student")),
         f"<p>All {len(report.pairs)} pairs: <a href='{PAIRS_CSV}'>{PAIRS_CSV}</a>.</p>",
