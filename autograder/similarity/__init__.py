@@ -111,7 +111,7 @@ def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Pa
                  for student in students]
     # The instructor's notebook holds hidden tests outside its solution cells: only the units are the reference.
     reference = read_submission("reference", "reference", kit.lib_dir.parent,
-                                kit.solutions_dir / assignment.name, [spec for spec in specs if not spec.outside])
+                                kit.solutions_dir / assignment.name, specs, outside_units=False)
     if reference.notes:
         raise ReleaseError(f"the reference of {assignment.name} is incomplete: {'; '.join(reference.notes)}")
     corpus_dirs = [default_corpus(assignment.name)] if corpus_dirs is None else corpus_dirs

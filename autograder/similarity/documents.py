@@ -154,19 +154,23 @@ def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment,
 
 
 def read_submission(name: str, kind: str, library_root: Path, notebook_root: Path,
-                    specs: list[UnitSpec]) -> Document:
-    """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``."""
+                    specs: list[UnitSpec], outside_units: bool = True) -> Document:
+    """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``.
+
+    Without ``outside_units`` the code outside the tasks and solution cells is not a unit (the reference's is
+    the release's, or hidden tests), but helpers are found exactly as for a student.
+    """
     document = Document(name=name, kind=kind, units={}, notes=[])
     library = [spec for spec in specs if spec.path.endswith(".py")]
     if library:
-        _read_library_units(Path(library_root), library, document)
+        _read_library_units(Path(library_root), library, document, outside_units)
     notebook = [spec for spec in specs if not spec.path.endswith(".py")]
     if notebook:
-        _read_notebook_units(Path(notebook_root), notebook, document)
+        _read_notebook_units(Path(notebook_root), notebook, document, outside_units)
     return document
 
 
-def _read_library_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+def _read_library_units(root: Path, specs: list[UnitSpec], document: Document, outside_units: bool) -> None:
     """The task functions, each with the helpers it calls (from any file read); then the rest of each task file."""
     by_path: dict[str, list[UnitSpec]] = {}
     for spec in specs:
@@ -196,7 +200,7 @@ def _read_library_units(root: Path, specs: list[UnitSpec], document: Document) -
     for path, file_specs in by_path.items():
         parsed = parsed_files[path]
         outside = next((spec for spec in file_specs if spec.outside and not spec.helpers_only), None)
-        if parsed is None or outside is None:
+        if parsed is None or outside is None or not outside_units:
             continue
         nodes = _nodes_outside(parsed.tree.body, {spec.qualname for spec in file_specs if spec.qualname}, inlined)
         stream, given_lines = _stream(parsed, statements_of(parsed, nodes), outside, path, document)
@@ -343,7 +347,7 @@ def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list
                 given_lines=given_lines | inliner.given_lines, stream=stream, helpers=tuple(inliner.inlined))
 
 
-def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document, outside_units: bool) -> None:
     """The solution cells, each with the helpers it calls from any code cell; then the other code cells."""
     notebook_name = specs[0].path
     try:
@@ -397,7 +401,7 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
                                          helpers=tuple(inliner.inlined))
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
-    if outside is not None and other_cells:
+    if outside is not None and other_cells and outside_units:
         document.units[outside.name] = _cells_unit(outside, other_cells, inlined, document)
 
 

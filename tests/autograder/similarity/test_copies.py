@@ -120,6 +120,18 @@ def test_the_demo_class_flags_the_students_built_from_the_reference(tmp_path):
         {frozenset(pair) for pair in itertools.combinations(from_reference, 2)}
 
 
+@pytest.mark.parametrize("assignment", ["conv_pool", "im2col"])
+def test_a_verbatim_copy_scores_what_the_reference_scores_against_itself(tmp_path, assignment):
+    # The calibration point is what a copy scores: the reference is read as a student is (same helpers, same
+    # release functions left out); im2col's fast_layers.py holds release functions a task calls.
+    layout = Layout.of_repo().with_outputs(course_dir=tmp_path / "course")
+    class_simulation.build_class(layout, assignment, {"ada": "reference", "cy": "stubs"}, tmp_path / "raw")
+    for student in ("ada", "cy"):
+        (tmp_path / "raw" / student).rename(_make_parent(layout.submitted_dir(assignment, student)))
+    report = similarity_report(layout, assignment)
+    assert _to_reference(report, "ada").score == pytest.approx(report.calibration.copy_score, abs=1e-9)
+
+
 def _make_parent(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
