@@ -61,7 +61,7 @@ class Statement:
     given_key: tuple[str, ...]       # exact token strings: how the release's starter code is recognized
     order_key: str = ""              # normalized text of the whole statement, for the canonical order
     mentions: tuple[str, ...] = ()   # names it may call a helper by, in source order: names read,
-                                     # attribute names (``self.helper``), identifier strings (``globals()["helper"]``)
+                                     # attribute names (``module.helper``), identifier strings (``globals()["helper"]``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +289,7 @@ def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str], list[tuple[tu
     """(names read, names written, mentions) anywhere in ``node``; assigning into ``a[i]`` or ``a.b`` writes ``a``.
 
     A mention is ((line, column), name) for every name read, attribute name and string that is an identifier:
-    whatever a helper can be reached by (``helper(x)``, ``run = helper``, ``self.helper``, ``globals()["helper"]``).
+    whatever a helper can be reached by (``helper(x)``, ``run = helper``, ``module.helper``, ``globals()["helper"]``).
     """
     reads, writes, mentions = set(), set(), []
     for inner in ast.walk(node):
