@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ..cli_support import add_course_dir, fail, layout_from
 from ..errors import ReleaseError
-from ..similarity import THRESHOLD, default_corpus, similarity_report
+from ..similarity import default_corpus, similarity_report
 from ..similarity.report import summary_lines, write_report
 
 NAME = "similarity"
@@ -15,8 +15,9 @@ SHOWN = 10   # pairs printed; the report has them all
 
 def configure(parser) -> None:
     parser.add_argument("assignment", help="assignment name from solutions/tasks.toml")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help=f"flag pairs scoring at least this (0 to 1, default {THRESHOLD})")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="flag pairs scoring at least this (0 to 1; default: calibrated on the class, "
+                             "see docs/grading.md)")
     parser.add_argument("--independent", type=Path, action="append", default=None, metavar="DIR",
                         help="a folder of known independent implementations (.py) to weigh common code with; "
                              "repeatable (default: the kit's autograder/similarity/independent/<assignment>/)")
@@ -25,7 +26,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    if not 0 < args.threshold <= 1:
+    if args.threshold is not None and not 0 < args.threshold <= 1:
         return fail(NAME, f"--threshold must be in (0, 1], got {args.threshold}")
     layout = layout_from(args)
     corpus = [] if args.no_independent else (args.independent or [default_corpus(args.assignment)])

@@ -8,13 +8,16 @@ The pipeline, one module per step, all local (nothing leaves the machine):
 2. normalize.py: tokens with names and literals normalized, comments and layout dropped,
    independent statements in a canonical order;
 3. winnowing.py: hashed k-grams, winnowed as MOSS does;
-4. scoring.py: pairwise weighted Dice scores, each fingerprint weighted by how rare it is
-   across the class, the reference and the corpus;
+4. scoring.py: pairwise weighted containment scores, each fingerprint weighted by how rare
+   it is across the class, the reference and the corpus (students who copied the reference
+   left out of the counts); the threshold is chosen here from the class's own scores, with a
+   verbatim copy of the reference as the calibration point (``Calibration``);
 5. report.py: ``exports/<a>/similarity/``: pairs.csv, reference.csv, index.html, and one
    page per flagged pair with the matching lines side by side.
 """
 
 import dataclasses
+import statistics as stats
 from pathlib import Path
 
 from ..errors import ReleaseError
@@ -24,8 +27,13 @@ from .documents import Document, assignment_units, independent_documents, read_s
 from .scoring import PRIOR_WEIGHT, ClassStatistics, PairScore
 from .winnowing import K, WINDOW
 
-# A pair is flagged at or above this score (see docs/grading.md for how it was chosen).
-THRESHOLD = 0.5
+# The threshold of a class (docs/grading.md, Calibration.threshold): the class's median score plus
+# SPREADS robust standard deviations, never under FLOOR (a class of 3 has no distribution to
+# speak of), never above COPY_SHARE of what a verbatim copy of the reference scores.
+FLOOR = 0.4
+SPREADS = 6.0
+COPY_SHARE = 0.6
+MIN_SPREAD = 0.02     # a class whose scores are all alike: its spread is at least this
 INDEPENDENT_CORPUS = Path(__file__).resolve().parent / "independent"
 
 
@@ -33,6 +41,7 @@ INDEPENDENT_CORPUS = Path(__file__).resolve().parent / "independent"
 class SimilarityReport:
     assignment: str
     threshold: float
+    calibration: "Calibration"
     prior_weight: float
     students: tuple[str, ...]
     pairs: tuple[PairScore, ...]             # student pairs, the highest score first
@@ -46,6 +55,33 @@ class SimilarityReport:
     def flagged(self, pair: PairScore) -> bool:
         return pair.score >= self.threshold
 
+    def robust_z(self, pair: PairScore) -> float:
+        """How many robust standard deviations ``pair`` scores above the class's median."""
+        return (pair.score - self.calibration.median) / self.calibration.spread
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Where the threshold comes from: the class's scores and the score of a verbatim copy of the reference."""
+    median: float          # of every score (student pairs and students against the reference)
+    spread: float          # 1.4826 x their median absolute deviation (a standard deviation, robust), >= MIN_SPREAD
+    copy_score: float      # the reference against itself: what a verbatim copy scores
+    fixed: bool            # the threshold was given (--threshold), not calibrated
+
+    def threshold(self) -> float:
+        """``median + SPREADS * spread``, at least FLOOR, at most COPY_SHARE * copy_score (if that is above FLOOR)."""
+        ceiling = max(FLOOR, COPY_SHARE * self.copy_score)
+        return min(max(FLOOR, self.median + SPREADS * self.spread), ceiling)
+
+
+def calibrated(scores: list[float], copy_score: float) -> Calibration:
+    """The calibration of a class from its pair scores (see Calibration.threshold)."""
+    if not scores:
+        return Calibration(median=0.0, spread=MIN_SPREAD, copy_score=copy_score, fixed=False)
+    median = stats.median(scores)
+    spread = max(MIN_SPREAD, 1.4826 * stats.median(abs(score - median) for score in scores))
+    return Calibration(median=median, spread=spread, copy_score=copy_score, fixed=False)
+
 
 def default_corpus(assignment: str) -> Path:
     """The known-independent implementations shipped for ``assignment`` (the folder may not exist)."""
@@ -53,25 +89,29 @@ def default_corpus(assignment: str) -> Path:
 
 
 def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Path] | None = None,
-                      threshold: float = THRESHOLD, prior_weight: float = PRIOR_WEIGHT) -> SimilarityReport:
+                      threshold: float | None = None, prior_weight: float = PRIOR_WEIGHT) -> SimilarityReport:
     """Compare every pair of collected submissions of ``assignment_name``, and each with the reference.
 
     ``corpus_dirs`` (default: the shipped corpus of the assignment) hold known independent
     implementations: they make common code weigh less and are never reported themselves.
+    ``threshold`` None: calibrated on the class (Calibration); a number: that one.
     """
     kit = layout
-    assignment = load_catalog(kit.tasks_file, kit.lib_dir).get(assignment_name)
+    catalog = load_catalog(kit.tasks_file, kit.lib_dir)
+    assignment = catalog.get(assignment_name)
     students = layout.students_with_submissions(assignment.name)
     if not students:
         raise ReleaseError(f"no submissions of {assignment.name}: expected folders "
                            f"{layout.course_dir / 'submitted'}/<student>/{assignment.name}/; "
                            f"run `python -m autograder collect {assignment.name} ...` first")
-    specs = assignment_units(layout.assignments_dir / assignment.name, kit.lib_name, assignment)
+    specs = assignment_units(layout.assignments_dir / assignment.name, kit.lib_name, assignment,
+                             catalog.student_files())
     documents = [read_submission(student, "student", layout.submitted_dir(assignment.name, student),
                                  layout.submitted_dir(assignment.name, student), specs)
                  for student in students]
+    # The instructor's notebook holds hidden tests outside its solution cells: only the units are the reference.
     reference = read_submission("reference", "reference", kit.lib_dir.parent,
-                                kit.solutions_dir / assignment.name, specs)
+                                kit.solutions_dir / assignment.name, specs, outside_units=False)
     if reference.notes:
         raise ReleaseError(f"the reference of {assignment.name} is incomplete: {'; '.join(reference.notes)}")
     corpus_dirs = [default_corpus(assignment.name)] if corpus_dirs is None else corpus_dirs
@@ -80,11 +120,16 @@ def similarity_report(layout: Layout, assignment_name: str, corpus_dirs: list[Pa
 
     pairs = [statistics.compare(a, b) for i, a in enumerate(documents) for b in documents[i + 1:]]
     to_reference = [statistics.compare(student, reference) for student in documents]
+    calibration = calibrated([pair.score for pair in pairs + to_reference if pair.units],
+                             statistics.compare(reference, reference).score)
+    if threshold is not None:
+        calibration = dataclasses.replace(calibration, fixed=True)
     return SimilarityReport(
-        assignment=assignment.name, threshold=threshold, prior_weight=prior_weight,
+        assignment=assignment.name, calibration=calibration, prior_weight=prior_weight,
+        threshold=calibration.threshold() if threshold is None else threshold,
         students=tuple(students), pairs=ranked(pairs), reference=ranked(to_reference),
         independent=tuple(d.name for d in corpus), notes=_notes(documents + corpus),
-        units=tuple(spec.name for spec in specs))
+        units=tuple(spec.name for spec in specs if not spec.helpers_only))
 
 
 def ranked(scores: list[PairScore]) -> tuple[PairScore, ...]:

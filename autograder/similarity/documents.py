@@ -5,7 +5,17 @@ An assignment has *units*, the places where students write code:
 - each library task of ``tasks.toml`` (``layers.conv_forward_naive``): the function found by
   qualname with ``ast`` in the student's ``cs231n_lib/<module>.py``;
 - each solution cell of the notebook (nbgrader metadata ``solution: true``), found by its
-  ``grade_id``.
+  ``grade_id``;
+- what the student wrote around them: each library file's code outside the task functions
+  (``cs231n_lib/layers.py outside the tasks``) and the notebook's code outside the solution
+  cells (``ConvPool.ipynb outside the solution cells``), so a helper or an added cell is compared too.
+
+A helper that a unit calls (a function the student defined at the top of one of their library
+files, or in any code cell of the notebook, that is neither a unit nor defined by the release)
+is *inlined*: its code joins the calling unit's stream right after the statement that mentions
+it (a call, ``run = helper``, ``module.helper``, ``globals()["helper"]``), transitively, each
+helper once per unit, and is then no longer counted outside the tasks. Code moved out of a task function is still compared with
+the reference's task function.
 
 A unit's starter code is the same function or cell in the public release
 (``assignments/<a>/``): its statements are left out of the student's unit (see normalize.py).
@@ -19,6 +29,8 @@ file that is a link, too large, not UTF-8 or not Python is skipped with a note, 
 
 import ast
 import dataclasses
+import functools
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ReleaseError
@@ -30,6 +42,11 @@ from .normalize import (ParsedSource, SourceError, Statement, Token, canonical_s
                         statement_keys, statements_of, token_statements)
 
 MAX_UNIT_TOKENS = 20_000            # a unit longer than this is cut (noted): the report stays fast
+# Helpers are followed this many calls deep at most (each level costs a few Python frames: a chain of
+# thousands of helpers must not exhaust the interpreter's stack), and inlined up to the unit's token cap.
+MAX_HELPER_DEPTH = 25
+SHALLOW_HELPER_DEPTH = 2            # when that nests too deep for the interpreter: what a copy needs
+OUTSIDE_TASKS, OUTSIDE_CELLS, HELPERS_ONLY = "outside the tasks", "outside the solution cells", "(helpers only)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +56,12 @@ class UnitSpec:
     path: str                             # relative to a submission: "cs231n_lib/layers.py", "ConvPool.ipynb"
     qualname: str | None                  # a library task's function
     grade_id: str | None                  # a notebook solution cell
-    functions: tuple[str, ...]            # the functions a notebook cell defines (read from corpus files)
+    functions: tuple[str, ...]            # the functions a notebook cell defines (read from corpus files);
+                                          # outside: the functions the release defines there (not helpers)
     given: frozenset[tuple[str, ...]]     # the starter statements' exact tokens
+    outside: bool = False                 # the code of ``path`` outside the other units (given: the release file's)
+    helpers_only: bool = False            # outside, in a student file of another assignment: a source of helpers,
+                                          # never compared itself
 
 
 @dataclasses.dataclass
@@ -52,6 +73,7 @@ class Unit:
     lines: list[str]
     given_lines: set[int]    # lines of starter code (in ``where``'s numbering)
     stream: list[Token]      # normalized, canonical order, starter code left out
+    helpers: tuple[str, ...] = ()   # the helpers inlined, in order; their code is shown after ``where``'s lines
 
 
 @dataclasses.dataclass
@@ -68,8 +90,13 @@ class Document:
         return f"{self.kind}:{self.name}"
 
 
-def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -> list[UnitSpec]:
-    """The units of ``assignment``, read from its public release folder (trusted)."""
+def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment,
+                     student_files: Iterable[str] = ()) -> list[UnitSpec]:
+    """The units of ``assignment``, read from its public release folder (trusted).
+
+    ``student_files`` (library-relative paths) are the files students hand in for any assignment
+    (graded as written): those that hold no task of this one are read as sources of helpers only.
+    """
     release_dir = Path(release_dir)
     if not (release_dir / assignment.notebook).is_file():
         raise ReleaseError(f"{release_dir}: expected the release of {assignment.name} with {assignment.notebook}; "
@@ -89,40 +116,96 @@ def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment) -
         specs.append(UnitSpec(name=task.name, path=f"{lib_name}/{task.module_file.as_posix()}",
                               qualname=task.qualname, grade_id=None, functions=(),
                               given=frozenset(statement_keys(statements_of(parsed_files[path], [node])))))
+    for path, parsed in parsed_files.items():
+        relative = f"{lib_name}/{path.relative_to(release_dir / lib_name).as_posix()}"
+        specs.append(UnitSpec(name=f"{relative} {OUTSIDE_TASKS}", path=relative, qualname=None, grade_id=None,
+                              functions=tuple(node.name for node in _functions(parsed)), outside=True,
+                              given=frozenset(statement_keys(statements_of(parsed, parsed.tree.body)))))
+    for relative in sorted(set(student_files) - {task.module_file.as_posix() for task in assignment.tasks}):
+        path = release_dir / lib_name / relative
+        try:
+            parsed = parse_source(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, SourceError) as error:
+            raise ReleaseError(f"{path}: expected the release's {relative}: {error}") from None
+        specs.append(UnitSpec(name=f"{lib_name}/{relative} {HELPERS_ONLY}", path=f"{lib_name}/{relative}",
+                              qualname=None, grade_id=None, functions=tuple(node.name for node in _functions(parsed)),
+                              given=frozenset(), outside=True, helpers_only=True))
     notebook = read_notebook(release_dir / assignment.notebook)
+    notebook_given: set[tuple[str, ...]] = set()
+    notebook_functions: list[str] = []
     for index, cell in enumerate(notebook.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        parsed, statements = _cell_statements("\n".join(cell_lines(cell)), f"{assignment.notebook} cell {index}")
+        notebook_given |= statement_keys(statements)
+        notebook_functions += [node.name for node in _functions(parsed)]
         grade_id = _solution_cell_id(cell)
         if grade_id is None:
             continue
-        parsed, statements = _cell_statements("\n".join(cell_lines(cell)), f"{assignment.notebook} cell {index}")
         functions = tuple(node.name for node in (parsed.tree.body if parsed.tree else [])
                           if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         specs.append(UnitSpec(name=f"{assignment.notebook} {grade_id}", path=assignment.notebook, qualname=None,
                               grade_id=grade_id, functions=functions,
                               given=frozenset(statement_keys(statements))))
+    specs.append(UnitSpec(name=f"{assignment.notebook} {OUTSIDE_CELLS}", path=assignment.notebook, qualname=None,
+                          grade_id=None, functions=tuple(notebook_functions), outside=True,
+                          given=frozenset(notebook_given)))
     return specs
 
 
 def read_submission(name: str, kind: str, library_root: Path, notebook_root: Path,
-                    specs: list[UnitSpec]) -> Document:
-    """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``."""
+                    specs: list[UnitSpec], outside_units: bool = True) -> Document:
+    """A student's (or the reference's) units: library files under ``library_root``, the notebook in ``notebook_root``.
+
+    Without ``outside_units`` the code outside the tasks and solution cells is not a unit (the reference's is
+    the release's, or hidden tests), but helpers are found exactly as for a student.
+    """
     document = Document(name=name, kind=kind, units={}, notes=[])
-    library_specs: dict[str, list[UnitSpec]] = {}
-    for spec in specs:
-        if spec.qualname is not None:
-            library_specs.setdefault(spec.path, []).append(spec)
-    for path, file_specs in library_specs.items():
-        parsed = _read_python(Path(library_root), path, document)
-        for spec in file_specs:
-            node = find_function(parsed.tree, spec.qualname) if parsed else None
-            if parsed and node is None:
-                document.notes.append(f"{path}: no function {spec.qualname}")
-            elif node is not None:
-                document.units[spec.name] = _function_unit(spec, path, parsed, [node], document)
-    notebook_specs = [spec for spec in specs if spec.grade_id is not None]
-    if notebook_specs:
-        _read_notebook_units(Path(notebook_root), notebook_specs, document)
+    library = [spec for spec in specs if spec.path.endswith(".py")]
+    if library:
+        _read_library_units(Path(library_root), library, document, outside_units)
+    notebook = [spec for spec in specs if not spec.path.endswith(".py")]
+    if notebook:
+        _read_notebook_units(Path(notebook_root), notebook, document, outside_units)
     return document
+
+
+def _read_library_units(root: Path, specs: list[UnitSpec], document: Document, outside_units: bool) -> None:
+    """The task functions, each with the helpers it calls (from any file read); then the rest of each task file."""
+    by_path: dict[str, list[UnitSpec]] = {}
+    for spec in specs:
+        by_path.setdefault(spec.path, []).append(spec)
+    # A helpers-only file that cannot be read is no news: it is never compared itself.
+    parsed_files = {path: _read_python(root, path, document if any(not s.helpers_only for s in file_specs)
+                                       else Document(name=document.name, kind=document.kind, units={}, notes=[]))
+                    for path, file_specs in by_path.items()}
+    helpers: dict[str, tuple[ParsedSource, ast.AST, str]] = {}
+    # Helpers of other files first: a task's own file wins a name both define.
+    for path in sorted(by_path, key=lambda p: any(spec.qualname for spec in by_path[p])):
+        parsed = parsed_files[path]
+        if parsed is None:
+            continue
+        not_helpers = {name for spec in by_path[path] for name in ([spec.qualname] if spec.qualname else spec.functions)}
+        helpers.update((node.name, (parsed, node, path)) for node in _functions(parsed) if node.name not in not_helpers)
+    inlined: set[str] = set()
+    for path, file_specs in by_path.items():
+        parsed = parsed_files[path]
+        for spec in (s for s in file_specs if s.qualname is not None and parsed is not None):
+            node = find_function(parsed.tree, spec.qualname)
+            if node is None:
+                document.notes.append(f"{path}: no function {spec.qualname}")
+                continue
+            document.units[spec.name] = _function_unit(spec, path, parsed, [node], document, helpers)
+            inlined.update(document.units[spec.name].helpers)
+    for path, file_specs in by_path.items():
+        parsed = parsed_files[path]
+        outside = next((spec for spec in file_specs if spec.outside and not spec.helpers_only), None)
+        if parsed is None or outside is None or not outside_units:
+            continue
+        nodes = _nodes_outside(parsed.tree.body, {spec.qualname for spec in file_specs if spec.qualname}, inlined)
+        stream, given_lines = _stream(parsed, statements_of(parsed, nodes), outside, path, document)
+        document.units[outside.name] = Unit(spec=outside, where=path, first_line=1, lines=parsed.text.split("\n"),
+                                            given_lines=given_lines, stream=stream)
 
 
 def read_python_document(name: str, root: Path, relative: str, specs: list[UnitSpec]) -> Document:
@@ -131,11 +214,15 @@ def read_python_document(name: str, root: Path, relative: str, specs: list[UnitS
     parsed = _read_python(Path(root), relative, document)
     if parsed is None:
         return document
+    unit_functions = {name for spec in specs for name in ([spec.qualname] if spec.qualname else spec.functions)}
+    helpers = {node.name: (parsed, node, relative) for node in _functions(parsed) if node.name not in unit_functions}
     for spec in specs:
+        if spec.outside:
+            continue   # a corpus file holds units only
         names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
         nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
         if nodes:
-            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document)
+            document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document, helpers)
     return document
 
 
@@ -175,15 +262,93 @@ def find_function(tree: ast.Module | None, qualname: str) -> ast.FunctionDef | N
 
 # ----------------------------------------------------------------------------- helpers
 
-def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document) -> Unit:
-    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document)
+class _Inliner:
+    """The ``inline`` of canonical_stream for one unit: the code of each helper it mentions, once, transitively.
+
+    Each inlined helper's source is kept (``lines``) to be shown after the unit's own lines, under a
+    header line saying where it is; its tokens and starter lines are numbered as shown, from ``next_line``.
+    """
+
+    def __init__(self, helpers: dict[str, tuple[ParsedSource, ast.AST, str]], given: frozenset[tuple[str, ...]],
+                 next_line: int):
+        self.helpers = helpers      # {name: (its source, its def, where)}: functions that are not units
+        self.given = given          # the unit's starter statements: not the student's wherever they are
+        self.next_line = next_line  # the number the next line shown gets
+        self.inlined: list[str] = []
+        self.lines: list[str] = []
+        self.given_lines: set[int] = set()
+        self.depth = 0              # helpers being inlined, one inside the other
+        self.max_depth = MAX_HELPER_DEPTH
+        self.tokens = 0             # tokens inlined so far
+        self.cut: str | None = None   # why inlining stopped early, if it did
+        self.why: str | None = None   # why it was started again with a smaller depth, if it was
+
+    def restart(self, max_depth: int, why: str) -> None:
+        """Forget what was inlined, to start again following helpers ``max_depth`` calls deep (``why``: the note)."""
+        self.next_line -= len(self.lines)
+        self.inlined, self.lines, self.given_lines = [], [], set()
+        self.depth, self.tokens, self.cut, self.max_depth, self.why = 0, 0, None, max_depth, why
+
+    def __call__(self, statement: Statement) -> list[Token]:
+        tokens: list[Token] = []
+        for name in statement.mentions:
+            if name in self.helpers and name not in self.inlined:
+                if self.tokens > MAX_UNIT_TOKENS:
+                    self.cut = f"helpers cut at {MAX_UNIT_TOKENS} tokens"
+                    break
+                if self.depth >= self.max_depth:
+                    # Only this branch stops: a helper mentioned later, less deep, is still followed.
+                    self.cut = self.cut or self.why or f"helpers followed {self.max_depth} calls deep at most"
+                    continue
+                self.inlined.append(name)
+                parsed, node, where = self.helpers[name]
+                first = _first_line(node)
+                self.lines.append(f"# {name}: called here, inlined from {where} line {first}")
+                self.lines += parsed.text.split("\n")[first - 1:node.end_lineno]
+                shift = self.next_line + 1 - first
+                self.next_line += 1 + node.end_lineno - first + 1
+                self.depth += 1
+                body, given_lines = canonical_stream(parsed, statements_of(parsed, node.body), self.given,
+                                                     MAX_UNIT_TOKENS + 1, inline=self, line_shift=shift)
+                self.depth -= 1
+                self.tokens += len(body)
+                self.given_lines |= given_lines
+                tokens += body
+        return tokens
+
+
+def _nodes_outside(body: list[ast.stmt], units: set[str], inlined: set[str], prefix: str = "") -> list[ast.stmt]:
+    """The statements of ``body`` that are neither a unit's function nor an inlined helper (a class holding a
+    unit's method is opened: its other members count)."""
+    nodes = []
+    for node in body:
+        qualname = prefix + getattr(node, "name", "")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (qualname in units or
+                                                                            (not prefix and node.name in inlined)):
+            continue
+        if isinstance(node, ast.ClassDef) and any(unit.startswith(qualname + ".") for unit in units):
+            nodes += _nodes_outside(node.body, units, inlined, qualname + ".")
+            continue
+        nodes.append(node)
+    return nodes
+
+
+def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list[ast.AST], document: Document,
+                   helpers: dict[str, tuple[ParsedSource, ast.AST, str]]) -> Unit:
+    """The unit of the functions ``nodes`` of ``parsed``, with the ``helpers`` they call inlined."""
     first = min(_first_line(node) for node in nodes)
     last = max(node.end_lineno for node in nodes)
     lines = parsed.text.split("\n")[first - 1:last]
-    return Unit(spec=spec, where=where, first_line=first, lines=lines, given_lines=given_lines, stream=stream)
+    inliner = _Inliner(helpers, spec.given, first + len(lines))
+    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
+    if inliner.cut or inliner.why:
+        document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
+    return Unit(spec=spec, where=where, first_line=first, lines=lines + inliner.lines,
+                given_lines=given_lines | inliner.given_lines, stream=stream, helpers=tuple(inliner.inlined))
 
 
-def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) -> None:
+def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document, outside_units: bool) -> None:
+    """The solution cells, each with the helpers it calls from any code cell; then the other code cells."""
     notebook_name = specs[0].path
     try:
         notebook = parse_submitted_notebook(read_regular_file(root, notebook_name, LIMITS.notebook_bytes))
@@ -194,12 +359,14 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
     if not isinstance(cells, list):
         document.notes.append(f"{notebook_name}: skipped, no list of cells")
         return
-    wanted = {spec.grade_id: spec for spec in specs}
+    wanted = {spec.grade_id: spec for spec in specs if spec.grade_id is not None}
+    outside = next((spec for spec in specs if spec.outside), None)
+    unit_functions = {name for spec in wanted.values() for name in spec.functions}
+    solution_cells, other_cells = [], []    # (where, its text, parsed, statements)
     for index, cell in enumerate(cells):
-        grade_id = _solution_cell_id(cell)
-        if grade_id not in wanted:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        spec = wanted.pop(grade_id)
+        grade_id = _solution_cell_id(cell)
         where = f"{notebook_name} cell {index}"
         source = cell.get("source", "")
         if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
@@ -211,23 +378,85 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document) 
         except SourceError as error:
             document.notes.append(f"{where}: skipped, {_short(error)}")
             continue
-        stream, given_lines = _stream(parsed, statements, spec, where, document)
-        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=text.split("\n"),
-                                         given_lines=given_lines, stream=stream)
+        if grade_id in wanted:
+            solution_cells.append((wanted.pop(grade_id), where, text, parsed, statements))
+        else:
+            other_cells.append((where, text, parsed, statements))
+    helpers = {node.name: (parsed, node, where) for _, where, _, parsed, _ in solution_cells
+               for node in _functions(parsed)}
+    helpers.update((node.name, (parsed, node, where)) for where, _, parsed, _ in other_cells
+                   for node in _functions(parsed))
+    not_helpers = unit_functions | set(outside.functions if outside else ())
+    helpers = {name: found for name, found in helpers.items() if name not in not_helpers}
+    inlined: set[str] = set()
+    for spec, where, text, parsed, statements in solution_cells:
+        lines = text.split("\n")
+        inliner = _Inliner(helpers, spec.given, 1 + len(lines))
+        stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
+        if inliner.cut or inliner.why:
+            document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
+        inlined.update(inliner.inlined)
+        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=lines + inliner.lines,
+                                         given_lines=given_lines | inliner.given_lines, stream=stream,
+                                         helpers=tuple(inliner.inlined))
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
+    if outside is not None and other_cells and outside_units:
+        document.units[outside.name] = _cells_unit(outside, other_cells, inlined, document)
+
+
+def _cells_unit(spec: UnitSpec, cells: list, inlined: set[str], document: Document) -> Unit:
+    """The code cells outside the solution cells as one unit (inlined helpers left out), shown one after the other."""
+    stream: list[Token] = []
+    given_lines: set[int] = set()
+    lines: list[str] = []
+    for where, text, parsed, statements in cells:
+        if parsed.tree is not None:
+            statements = statements_of(parsed, _nodes_outside(parsed.tree.body, set(), inlined))
+        cell_stream, cell_given = _stream(parsed, statements, spec, where, document)
+        offset = len(lines) + 1       # the cell's line 1 is this line of the unit; a header line first
+        lines.append(f"# {where}")
+        stream += [Token(token.text, token.line + offset) for token in cell_stream]
+        given_lines |= {line + offset for line in cell_given}
+        lines += text.split("\n")
+    if len(stream) > MAX_UNIT_TOKENS:
+        document.notes.append(f"{spec.path}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
+    return Unit(spec=spec, where=spec.path, first_line=1, lines=lines, given_lines=given_lines,
+                stream=stream[:MAX_UNIT_TOKENS])
+
+
+def _functions(parsed: ParsedSource) -> list[ast.AST]:
+    return [node for node in (parsed.tree.body if parsed.tree else [])
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _stream(parsed: ParsedSource, statements: list[Statement], spec: UnitSpec, where: str,
-            document: Document) -> tuple[list[Token], set[int]]:
-    stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
+            document: Document, inliner: _Inliner | None = None) -> tuple[list[Token], set[int]]:
+    try:
+        stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
+    except RecursionError:
+        if inliner is None:
+            raise
+        # Deeply nested code in helpers inside helpers: follow them SHALLOW_HELPER_DEPTH calls deep, else not at all
+        # (the note says so).
+        try:
+            inliner.restart(SHALLOW_HELPER_DEPTH, f"nested code too deep: helpers followed {SHALLOW_HELPER_DEPTH} "
+                                                  f"calls deep at most")
+            stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1, inliner)
+        except RecursionError:
+            inliner.restart(0, "nested code too deep: helpers not followed")
+            stream, given_lines = canonical_stream(parsed, statements, spec.given, MAX_UNIT_TOKENS + 1)
     if len(stream) > MAX_UNIT_TOKENS:
         document.notes.append(f"{where}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
     return stream[:MAX_UNIT_TOKENS], given_lines
 
 
+@functools.lru_cache(maxsize=4096)
 def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statement]]:
-    """A cell's statements; IPython lines (``%magic``, ``!shell``) are blanked, code that does not parse keeps its order."""
+    """A cell's statements; IPython lines (``%magic``, ``!shell``) are blanked, code that does not parse keeps its order.
+
+    Cached: most cells of a class are the release's, unchanged (the result is only read, never changed).
+    """
     code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in text.split("\n"))
     parsed = parse_source(code, where, require_ast=False)
     statements = statements_of(parsed, parsed.tree.body) if parsed.tree else token_statements(parsed)
@@ -237,7 +466,7 @@ def _cell_statements(text: str, where: str) -> tuple[ParsedSource, list[Statemen
 def _read_python(root: Path, relative: str, document: Document) -> ParsedSource | None:
     try:
         text = read_regular_file(root, relative, LIMITS.source_bytes).decode("utf-8")
-        return parse_source(text, relative)
+        return _parsed(text, relative)
     except UnsafeFileError as error:
         document.notes.append(f"{relative}: skipped, {_short(error)}")
     except UnicodeDecodeError:
@@ -245,6 +474,12 @@ def _read_python(root: Path, relative: str, document: Document) -> ParsedSource 
     except SourceError as error:
         document.notes.append(f"{relative}: skipped, {_short(error)}")
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, where: str) -> ParsedSource:
+    """parse_source, cached: most library files of a class are the release's, unchanged (only read, never changed)."""
+    return parse_source(text, where)
 
 
 def _solution_cell_id(cell) -> str | None:

@@ -26,6 +26,7 @@ import dataclasses
 import io
 import keyword
 import tokenize
+from collections.abc import Callable
 
 NAME_TOKEN, NUMBER_TOKEN, STRING_TOKEN = "ID", "NUM", "STR"
 _LAYOUT_TYPES = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
@@ -59,6 +60,8 @@ class Statement:
     barrier: bool                    # return/raise/break...: nothing moves across it
     given_key: tuple[str, ...]       # exact token strings: how the release's starter code is recognized
     order_key: str = ""              # normalized text of the whole statement, for the canonical order
+    mentions: tuple[str, ...] = ()   # names it may call a helper by, in source order: names read,
+                                     # attribute names (``module.helper``), identifier strings (``globals()["helper"]``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,10 +167,14 @@ def statement_keys(statements: list[Statement]) -> set[tuple[str, ...]]:
 
 
 def canonical_stream(parsed: ParsedSource, statements: list[Statement], given: set[tuple[str, ...]],
-                     limit: int) -> tuple[list[Token], set[int]]:
+                     limit: int, inline: Callable[[Statement], list[Token]] | None = None, line_shift: int = 0
+                     ) -> tuple[list[Token], set[int]]:
     """(normalized tokens in canonical order without the starter code, lines of the starter code).
 
-    At most ``limit`` tokens are kept.
+    ``inline(statement)``, when given, returns the tokens of the helpers a statement mentions: they
+    follow the statement, so code moved into a helper stays where it was used. ``line_shift`` is
+    added to the line of every token and starter line of ``parsed`` (not to inlined tokens, which
+    come with their own). At most ``limit`` tokens are kept.
     """
     stream: list[Token] = []
     given_lines: set[int] = set()
@@ -176,12 +183,15 @@ def canonical_stream(parsed: ParsedSource, statements: list[Statement], given: s
         for statement in canonical_order(block):
             if statement.given_key in given:
                 for i in statement.own:   # a docstring spans several lines
-                    given_lines.update(range(parsed.raw[i].start[0], parsed.raw[i].end[0] + 1))
+                    first, last = parsed.raw[i].start[0], parsed.raw[i].end[0]
+                    given_lines.update(range(first + line_shift, last + 1 + line_shift))
             else:
-                stream.extend(Token(parsed.normalized[i], parsed.raw[i].start[0])
+                stream.extend(Token(parsed.normalized[i], parsed.raw[i].start[0] + line_shift)
                               for i in statement.own if parsed.normalized[i])
             for inner in statement.blocks:
                 emit(inner)
+            if inline is not None and statement.mentions and len(stream) <= limit:
+                stream.extend(inline(statement))
 
     emit(statements)
     return stream[:limit], given_lines
@@ -222,12 +232,13 @@ def _statement(node: ast.AST, parsed: ParsedSource, lines: list[str], starts: li
         child_begin, child_end = _span(child, lines)
         taken.update(range(bisect.bisect_left(starts, child_begin), bisect.bisect_left(starts, child_end)))
     own = [i for i in inside if i not in taken]
-    reads, writes = _names(node)
+    reads, writes, mentions = _names(node)
     statement = Statement(own=own, blocks=blocks, reads=reads, writes=writes,
                           barrier=isinstance(node, _BARRIERS),
                           given_key=tuple(parsed.raw[i].string for i in own))
     statement.order_key = " ".join([parsed.normalized[i] for i in own] +
                                    [s.order_key for block in blocks for s in block])
+    statement.mentions = tuple(dict.fromkeys(name for _, name in sorted(mentions)))
     return statement
 
 
@@ -274,10 +285,20 @@ def _character_position(lines: list[str], line: int, byte_column: int) -> tuple[
     return line, len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="ignore"))
 
 
-def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
-    """(names read, names written) anywhere in ``node``; assigning into ``a[i]`` or ``a.b`` writes ``a``."""
-    reads, writes = set(), set()
+def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str], list[tuple[tuple[int, int], str]]]:
+    """(names read, names written, mentions) anywhere in ``node``; assigning into ``a[i]`` or ``a.b`` writes ``a``.
+
+    A mention is ((line, column), name) for every name read, attribute name and string that is an identifier:
+    whatever a helper can be reached by (``helper(x)``, ``run = helper``, ``module.helper``, ``globals()["helper"]``).
+    """
+    reads, writes, mentions = set(), set(), []
     for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load):
+            mentions.append(((inner.lineno, inner.col_offset), inner.id))
+        elif isinstance(inner, ast.Attribute):
+            mentions.append(((inner.lineno, inner.col_offset), inner.attr))
+        elif isinstance(inner, ast.Constant) and isinstance(inner.value, str) and inner.value.isidentifier():
+            mentions.append(((inner.lineno, inner.col_offset), inner.value))
         if isinstance(inner, ast.Name):
             (reads if isinstance(inner.ctx, ast.Load) else writes).add(inner.id)
         elif isinstance(inner, (ast.Subscript, ast.Attribute)) and not isinstance(inner.ctx, ast.Load):
@@ -290,4 +311,4 @@ def _names(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
             writes.add(inner.name)
         elif isinstance(inner, (ast.Import, ast.ImportFrom)):
             writes.update((alias.asname or alias.name).split(".")[0] for alias in inner.names)
-    return frozenset(reads), frozenset(writes)
+    return frozenset(reads), frozenset(writes), mentions

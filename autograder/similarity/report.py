@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import SimilarityReport
+from . import COPY_SHARE, FLOOR, SPREADS, SimilarityReport
 from .documents import Unit
 from .scoring import COMMON, RARE, PairScore, UnitMatch
 
@@ -28,10 +28,11 @@ PAIRS_CSV, REFERENCE_CSV, INDEX = "pairs.csv", "reference.csv", "index.html"
 UNFLAGGED_SHOWN = 30   # the index lists every flagged pair and this many more; the CSV has them all
 MAX_LINES_SHOWN = 400  # per unit and side, on a pair page
 
-PAIR_COLUMNS = ["rank", "student_a", "student_b", "score", "flagged", "matched_tokens_a", "matched_tokens_b",
-                "written_tokens_a", "written_tokens_b", "by_function", "page"]
-REFERENCE_COLUMNS = ["rank", "student", "score", "flagged", "matched_tokens_student", "matched_tokens_reference",
-                     "written_tokens_student", "written_tokens_reference", "by_function", "page"]
+PAIR_COLUMNS = ["rank", "student_a", "student_b", "score", "robust_z", "flagged", "matched_tokens_a",
+                "matched_tokens_b", "written_tokens_a", "written_tokens_b", "by_function", "page"]
+REFERENCE_COLUMNS = ["rank", "student", "score", "robust_z", "flagged", "matched_tokens_student",
+                     "matched_tokens_reference", "written_tokens_student", "written_tokens_reference", "by_function",
+                     "page"]
 
 
 def write_report(report: SimilarityReport, folder: Path) -> Path:
@@ -42,10 +43,10 @@ def write_report(report: SimilarityReport, folder: Path) -> Path:
     try:
         pages = _write_pages(report, staging)
         _write_csv(staging / PAIRS_CSV, PAIR_COLUMNS, [
-            [rank, p.a, p.b, f"{p.score:.3f}", _yes(report.flagged(p)), *_token_columns(p),
+            [rank, p.a, p.b, f"{p.score:.3f}", f"{report.robust_z(p):.1f}", _yes(report.flagged(p)), *_token_columns(p),
              by_function(p), pages.get(id(p), "")] for rank, p in enumerate(report.pairs, start=1)])
         _write_csv(staging / REFERENCE_CSV, REFERENCE_COLUMNS, [
-            [rank, p.a, f"{p.score:.3f}", _yes(report.flagged(p)), *_token_columns(p),
+            [rank, p.a, f"{p.score:.3f}", f"{report.robust_z(p):.1f}", _yes(report.flagged(p)), *_token_columns(p),
              by_function(p), pages.get(id(p), "")] for rank, p in enumerate(report.reference, start=1)])
         (staging / INDEX).write_text(index_page(report, pages), encoding="utf-8")
         staging.chmod(0o755)
@@ -61,12 +62,22 @@ def summary_lines(report: SimilarityReport, index: Path, shown: int = 10) -> lis
     flagged = [p for p in report.pairs if report.flagged(p)]
     close = [p for p in report.reference if report.flagged(p)]
     lines = [f"similarity: {len(report.students)} submission(s), {len(report.pairs)} pair(s), "
-             f"threshold {report.threshold:.2f}: {len(flagged)} pair(s) flagged, {len(close)} close to the reference"]
+             f"threshold {report.threshold:.2f} ({threshold_origin(report)}): "
+             f"{len(flagged)} pair(s) flagged, {len(close)} close to the reference"]
     lines += [f"  {p.score:.3f}  {p.a}  {p.b}{'  FLAGGED' if report.flagged(p) else ''}" for p in report.pairs[:shown]]
     lines += [f"  {p.score:.3f}  {p.a}  the reference  FLAGGED" for p in close]
     lines += [f"  note: {author}: {note}" for author, notes in sorted(report.notes.items()) for note in notes]
     lines.append(f"similarity: {index}")
     return lines
+
+
+def threshold_origin(report: SimilarityReport) -> str:
+    """Where the threshold came from, in a few words."""
+    calibration = report.calibration
+    if calibration.fixed:
+        return "given"
+    return (f"calibrated: class median {calibration.median:.2f}, robust spread {calibration.spread:.2f}, "
+            f"a verbatim copy of the reference scores {calibration.copy_score:.2f}")
 
 
 def by_function(pair: PairScore) -> str:
@@ -84,15 +95,20 @@ def index_page(report: SimilarityReport, pages: dict[int, str]) -> str:
         f"<p>{len(report.students)} submission(s) compared pairwise and with the instructor's reference, in "
         f"{len(report.units)} unit(s): {_e(', '.join(report.units))}. Only what students wrote counts: the "
         f"starter code of the release is left out.</p>",
-        "<p><b>Threshold: {:.2f}.</b> Code is compared after renaming every identifier and literal, dropping "
-        "comments and layout, and putting independent statements in one canonical order; fingerprints are "
-        "winnowed {}-grams of tokens (window {}). Each matching fingerprint weighs by how rare it is among the "
-        "students, the reference and {}: code that every correct solution writes alike (a ReLU, the "
-        "conv-ReLU-pool sandwich) weighs almost nothing, and a prior of {:.0f} fingerprints' weight keeps a "
-        "pair that shares only a little rare code far below the threshold. On the kit's simulated conv_pool "
-        "class (docs/grading.md), honest implementations in different styles score below 0.15 against each "
-        "other, and code shared with renamed variables and reformatting above 0.85. A flagged pair is a reason to read the two submissions, "
-        "not a verdict.</p>".format(report.threshold, report.k, report.window, _e(corpus), report.prior_weight),
+        "<p><b>Threshold: {:.2f}</b> ({}). Code is compared after renaming every identifier and literal, dropping "
+        "comments and layout, and putting independent statements in one canonical order; a helper that a task "
+        "function or solution cell calls (or names) is compared as part of it, and code outside the tasks and "
+        "solution cells is compared too. Fingerprints are winnowed {}-grams of tokens (window {}). A score is how "
+        "much of the smaller side the other contains, so code added to a copy does not hide it. Each matching "
+        "fingerprint weighs by how rare it is among the students, the reference and {}, students who hold at least "
+        "half of the reference's code left out of the count (so that copies, however many, never make the "
+        "reference look common); code that every correct solution writes alike (a ReLU, the conv-ReLU-pool "
+        "sandwich) weighs almost nothing, and a prior of {:.0f} fingerprints' weight keeps a pair that shares only "
+        "a little rare code far below the threshold. The threshold is the class's median score plus {:.0f} robust "
+        "standard deviations, at least {:.2f}, and at most {:.0%} of what a verbatim copy of the reference scores "
+        "(docs/grading.md). A flagged pair is a reason to read the two submissions, not a verdict.</p>".format(
+            report.threshold, _e(threshold_origin(report)), report.k, report.window, _e(corpus),
+            report.prior_weight, SPREADS, FLOOR, COPY_SHARE),
         f"<h2>Student pairs ({len(flagged_pairs)} flagged of {len(report.pairs)})</h2>",
         _ranking_table(report, shown, pages, ("student", "student")),
         f"<p>All {len(report.pairs)} pairs: <a href='{PAIRS_CSV}'>{PAIRS_CSV}</a>.</p>",
@@ -112,8 +128,9 @@ def pair_page(report: SimilarityReport, pair: PairScore, title: str) -> str:
     body = [f"<h1>{_e(title)}</h1>",
             f"<p>Score <b>{pair.score:.3f}</b> (threshold {report.threshold:.2f}); {pair.matched_tokens} "
             f"matching tokens. <a href='{INDEX}'>Back to the report</a>.</p>",
-            f"<p class='legend'><span class='{RARE}'>only these two</span> match found in no other submission, "
-            f"the reference or the corpus; <span class='{COMMON}'>also elsewhere</span> match others wrote too "
+            f"<p class='legend'><span class='{RARE}'>rare</span> match found in no other submission, the reference "
+            f"or the corpus (students who copied the reference not counted); "
+            f"<span class='{COMMON}'>also elsewhere</span> match others wrote too "
             f"(it weighs less); <span class='given'>starter code</span> given by the release, not compared.</p>"]
     for match in pair.units:
         body.append(_unit_section(match, pair.first.units[match.unit], pair.second.units[match.unit],

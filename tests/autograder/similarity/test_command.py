@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import time
 
 import pytest
@@ -50,7 +51,7 @@ def test_the_report_files(course, capsys):
     assert list(reference[0]) == REFERENCE_COLUMNS and reference[0]["student"] == "cat"
     assert [row["student"] for row in reference if row["flagged"]] == ["cat"]
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert "Threshold: 0.50" in index and "classic_loops.py" in index
+    assert re.search(r"Threshold: 0\.\d\d</b> \(calibrated: class median", index) and "classic_loops.py" in index
 
 
 def test_student_text_is_escaped_and_pages_load_nothing(course, capsys):
@@ -68,7 +69,8 @@ def test_a_second_run_replaces_the_report(course, capsys):
     folder = course.similarity_dir("conv_pool")
     (folder / "stale.html").parent.mkdir(parents=True, exist_ok=True)
     (folder / "stale.html").write_text("old", encoding="utf-8")
-    assert run(capsys, "conv_pool", "--course-dir", course.course_dir, "--threshold", "0.99")[0] == 0
+    status, out, _ = run(capsys, "conv_pool", "--course-dir", course.course_dir, "--threshold", "0.99")
+    assert status == 0 and "threshold 0.99 (given)" in out
     assert not (folder / "stale.html").exists()
     assert not any(p.name.startswith(".") for p in folder.parent.iterdir())   # no staging left behind
     assert not list(folder.glob("pair-*.html"))   # nothing reaches 0.99
