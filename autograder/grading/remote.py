@@ -19,6 +19,7 @@ so a grade cell's ``except Exception`` and its failure messages read as in the n
 
 import dataclasses
 import importlib
+import os
 import subprocess
 import threading
 import time
@@ -54,6 +55,15 @@ class StudentTimeout(StudentError):
 
 class StudentProcessGone(StudentError):
     """The student's process was killed or broke the protocol; nothing more can be asked of it."""
+
+
+class StudentProcessNotStarted(StudentProcessGone):
+    """The student's process did not start; ``timed_out``: it did not answer within ``START_SECONDS``
+    (a loaded machine can cause that, so it counts as a time limit: graded again alone)."""
+
+    def __init__(self, kind: str, message: str, timed_out: bool):
+        super().__init__(kind, message)
+        self.timed_out = timed_out
 
 
 _error_classes: dict[str, type] = {}
@@ -105,9 +115,13 @@ class StudentProcess:
                                                     limits=limits, env=dict(env or {}, HOME=str(home)),
                                                     use_sandbox=False)
         self._reader = wire.FrameReader(self._process.stdout.fileno(), limits_of_answers)
+        os.set_blocking(self._process.stdin.fileno(), False)   # so that every write has a deadline
         self._lock = threading.Lock()
         try:
             self.request("hello", timeout=START_SECONDS)
+        except StudentError as error:
+            self.finish()
+            raise StudentProcessNotStarted(error.kind, str(error), timed_out=self.unanswered) from None
         except BaseException:
             self.finish()
             raise
@@ -127,15 +141,16 @@ class StudentProcess:
                 message[name] = encoder.node(value) if name in ("args", "kwargs", "key", "value") else value
             deadline = min(time.monotonic() + timeout + GRACE_SECONDS, self._process.deadline)
             try:
-                wire.write_all(self._process.stdin.fileno(), wire.encode_frame(message, encoder.payload))
+                wire.write_all(self._process.stdin.fileno(), wire.encode_frame(message, encoder.payload), deadline)
+            except TimeoutError:
+                self._stop_at_deadline(f"it stopped reading its requests for {timeout + GRACE_SECONDS:g} s")
+            except OSError as error:
+                self._gone(f"its process ended or broke the protocol ({error})")
+                raise StudentProcessGone("Gone", self.reason_gone) from None
+            try:
                 reply, payload = self._reader.read(deadline)
             except TimeoutError:
-                self.unanswered = True
-                overall = time.monotonic() >= self._process.deadline
-                self._gone(f"the process ran past its wall-clock limit of {self._process.limits.wall_seconds:g} s"
-                           if overall else f"it did not answer within {timeout + GRACE_SECONDS:g} s",
-                           timed_out=overall)
-                raise StudentProcessGone("Gone", self.reason_gone) from None
+                self._stop_at_deadline(f"it did not answer within {timeout + GRACE_SECONDS:g} s")
             except (OSError, EOFError, wire.WireError) as error:
                 self._gone(f"its process ended or broke the protocol ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None
@@ -151,6 +166,14 @@ class StudentProcess:
             except wire.WireError as error:
                 self._gone(f"its answer could not be read ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None
+
+    def _stop_at_deadline(self, why: str) -> None:
+        """A request's deadline passed (its own, or the process's wall clock): kill, then raise."""
+        self.unanswered = True
+        overall = time.monotonic() >= self._process.deadline
+        self._gone(f"the process ran past its wall-clock limit of {self._process.limits.wall_seconds:g} s"
+                   if overall else why, timed_out=overall)
+        raise StudentProcessGone("Gone", self.reason_gone) from None
 
     def _reference_to(self, value) -> dict:
         """A Remote of this process goes back as its handle; nothing else of the grader can be sent."""

@@ -107,10 +107,22 @@ class FrameReader:
         return b"".join(chunks)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write all of ``data``; with a ``deadline`` (time.monotonic), raise TimeoutError past it.
+
+    A deadline needs ``fd`` non-blocking (``os.set_blocking(fd, False)``): a blocking write of
+    more than a pipe's buffer waits, however long, for a reader that may have stopped reading.
+    """
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("the other side stopped reading before the deadline")
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            continue   # the buffer filled between select and write: wait again
         view = view[written:]
 
 

@@ -3,6 +3,7 @@
 import os
 import signal
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -68,6 +69,12 @@ PROBE = textwrap.dedent('''
 
     def raise_named():
         raise NotImplementedError("layers.relu_forward: your task")
+
+    def stop_reading():
+        import threading
+        # Answer this call, then stop the whole process: its requests pipe fills and nobody reads it.
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()
+        return "stopping"
 ''')
 
 
@@ -134,6 +141,31 @@ def test_code_that_swallows_the_alarm_is_killed_and_nothing_more_is_asked_of_it(
     assert time.monotonic() - started < 0.5 + GRACE_SECONDS + 5
     with pytest.raises(StudentProcessGone):
         process.library_attribute("probe", "double")
+
+
+def test_a_process_that_stops_reading_its_requests_is_killed_at_the_deadline(process):
+    """The grader's write of a request larger than the pipe's buffer waited forever for a process
+    that no longer read (a notebook ran 361 s against its 300 s; a class took 19 minutes)."""
+    assert process.library_attribute("probe", "stop_reading")() == "stopping"
+    time.sleep(0.5)
+    outcome = {}
+
+    def send_a_large_request():
+        try:
+            process.request("call", ref=0, args=[np.zeros(2**20)], kwargs={}, timeout=0.5)   # 8 MiB
+        except StudentError as error:
+            outcome["error"] = error
+
+    started = time.monotonic()
+    sender = threading.Thread(target=send_a_large_request, daemon=True)
+    sender.start()
+    sender.join(timeout=0.5 + GRACE_SECONDS + 10)
+    if sender.is_alive():               # still blocked in the write: free it before failing
+        process._process.finish()
+        pytest.fail("the grader's write to a process that stopped reading had no deadline")
+    assert time.monotonic() - started < 0.5 + GRACE_SECONDS + 5
+    assert isinstance(outcome.get("error"), StudentProcessGone), outcome
+    assert "stopped reading" in str(outcome["error"]) and process.unanswered
 
 
 def test_a_forged_answer_on_the_pipe_ends_the_process(process):
