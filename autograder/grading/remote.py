@@ -18,16 +18,18 @@ so a grade cell's ``except Exception`` and its failure messages read as in the n
 """
 
 import dataclasses
+import gc
 import importlib
 import os
 import subprocess
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import cs231n_lib
 
-from .. import sandbox
+from .. import files, sandbox
 from ..course import LIBRARY
 from ..sandbox import Bind, SandboxLimits, SandboxResult
 from . import wire
@@ -86,6 +88,41 @@ def student_error(description: dict) -> StudentError:
     return cls(name, str(description.get("message", ""))[:2000], description.get("where"))
 
 
+class HeldAnswers:
+    """The bytes of a student's answers this grader holds now, within a budget (``LIMITS.held_answer_bytes``).
+
+    Each answer's arrays are views of its payload; the payload counts until the last of them is
+    dropped (a finalizer gives its bytes back). An answer that does not fit beside those still
+    held is read, dropped and refused: the student's error, costing the check that asked, never
+    the grader's memory (``wire.FrameReader`` asks :meth:`admit` before reading a payload).
+    """
+
+    def __init__(self, budget: int | None = None):
+        self.budget = files.LIMITS.held_answer_bytes if budget is None else budget
+        self.held = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def admit(self, nbytes: int) -> str | None:
+        if self.held + nbytes > self.budget:
+            gc.collect()   # answers kept only by reference cycles no one can reach any more
+        if self.held + nbytes <= self.budget:
+            return None
+        return (f"an answer of {nbytes / 2**20:.1f} MiB does not fit beside the {self.held / 2**20:.1f} MiB of your "
+                f"answers still in use: the grader holds at most {self.budget / 2**20:g} MiB of one student's "
+                f"answers at once")
+
+    def hold(self, buffer) -> None:
+        with self._lock:
+            self.held += buffer.nbytes
+            self.peak = max(self.peak, self.held)
+        weakref.finalize(buffer, self._release, buffer.nbytes)
+
+    def _release(self, nbytes: int) -> None:
+        with self._lock:
+            self.held -= nbytes
+
+
 class StudentProcess:
     """One sandboxed process of one student's code; see the module docstring.
 
@@ -94,7 +131,8 @@ class StudentProcess:
     """
 
     def __init__(self, home: Path, mode: str, *, limits: SandboxLimits, use_sandbox: bool,
-                 env: dict[str, str] | None = None, limits_of_answers: wire.Limits = wire.Limits()):
+                 env: dict[str, str] | None = None, limits_of_answers: wire.Limits = wire.Limits(),
+                 held_budget: int | None = None):
         self.mode = mode
         self.reason_gone: str | None = None
         self.unanswered = False      # stopped because a reply did not come within its time limit
@@ -114,7 +152,8 @@ class StudentProcess:
             self._process = sandbox.start_sandboxed(command, binds=[Bind(Path(home), str(home), writable=True)],
                                                     limits=limits, env=dict(env or {}, HOME=str(home)),
                                                     use_sandbox=False)
-        self._reader = wire.FrameReader(self._process.stdout.fileno(), limits_of_answers)
+        self.held = HeldAnswers(held_budget)
+        self._reader = wire.FrameReader(self._process.stdout.fileno(), limits_of_answers, budget=self.held)
         os.set_blocking(self._process.stdin.fileno(), False)   # so that every write has a deadline
         self._lock = threading.Lock()
         try:
@@ -151,6 +190,11 @@ class StudentProcess:
                 reply, payload = self._reader.read(deadline)
             except TimeoutError:
                 self._stop_at_deadline(f"it did not answer within {timeout + GRACE_SECONDS:g} s")
+            except wire.PayloadRefused as refused:   # read and dropped: the student's error, this answer lost
+                if refused.message.get("id") != request_id:
+                    self._gone("its process answered out of turn")
+                    raise StudentProcessGone("Gone", self.reason_gone) from None
+                raise student_error({"type": "AnswerTooLarge", "message": str(refused)}) from None
             except (OSError, EOFError, wire.WireError) as error:
                 self._gone(f"its process ended or broke the protocol ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None

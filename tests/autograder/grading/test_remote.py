@@ -60,6 +60,9 @@ PROBE = textwrap.dedent('''
     def flood():
         return np.zeros(2**24)           # 128 MiB of float64
 
+    def mebibyte():
+        return np.ones(2**17)            # 1 MiB of float64
+
     def signal_pid(pid):
         try:
             os.kill(pid, signal.SIGSTOP)
@@ -178,6 +181,21 @@ def test_an_answer_beyond_the_limits_ends_the_process(requires_sandbox, home):
                         limits_of_answers=wire.Limits(payload_bytes=2**20)) as process:
         with pytest.raises(StudentProcessGone, match="larger than the limits"):
             process.library_attribute("probe", "flood")()
+
+
+def test_answers_beyond_the_students_budget_are_refused_and_the_grader_holds_no_more(requires_sandbox, home):
+    """Before: every answer was kept as long as the grade cells kept it, up to 512 MiB each (the
+    grader reached 4.4 GiB for one student). The budget, scaled down here: 3 MiB."""
+    with StudentProcess(home, "library", limits=LIMITS, use_sandbox=True, held_budget=3 * 2**20) as process:
+        mebibyte = process.library_attribute("probe", "mebibyte")
+        kept = [mebibyte() for _ in range(3)]
+        with pytest.raises(StudentError) as raised:
+            mebibyte()
+        assert type(raised.value).__name__ == "AnswerTooLarge" and "at most 3 MiB" in str(raised.value)
+        assert process.held.peak <= 3 * 2**20
+        assert process.library_attribute("probe", "double")(1.5) == 3.0     # the process goes on
+        kept.pop()                                                           # judged, then dropped
+        assert mebibyte().shape == (2**17,)
 
 
 def test_the_student_process_cannot_signal_the_grader(process):
