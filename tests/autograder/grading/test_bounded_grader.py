@@ -76,8 +76,8 @@ def test_the_graders_peak_memory_for_one_student_stays_bounded(requires_sandbox,
                               text=True, timeout=900, cwd=Path(__file__).resolve().parents[3])
     assert measured.returncode == 0, measured.stderr[-3000:]
     peak = int(measured.stdout.split()[-1])
-    # The grading process itself (NumPy, nbgrader, IPython, the spec) is about 0.3 GB.
-    assert peak < 0.6 * 2**30 + files.LIMITS.held_answer_bytes, f"peak RSS {peak / 2**30:.2f} GiB"
+    # Grading the plain stubs peaks at 0.14 GiB (NumPy, nbgrader, the spec); this student at 0.39 GiB.
+    assert peak < 0.3 * 2**30 + files.LIMITS.held_answer_bytes, f"peak RSS {peak / 2**30:.2f} GiB"
     result = json.loads(Path(job.result_file).read_text())
     details = " ".join(str(check.get("detail")) for cell in result["notebook"]["cells"] for check in cell["checks"])
     assert result["notebook"]["score"] == 0
