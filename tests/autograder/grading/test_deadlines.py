@@ -16,6 +16,7 @@ from autograder.grading.batch import BatchReport, _confirm_time_limits_alone
 from autograder.grading.job import grade_notebook, job_for, plan_for
 from autograder.grading.library import grade_library
 from autograder.grading.results import read_result, reached_a_time_limit, write_result
+from autograder.report import grade_table
 from autograder.sandbox import SandboxLimits
 
 from ..conftest import OPTIONS, collected_class
@@ -56,7 +57,8 @@ def test_a_second_run_that_fails_inside_the_grader_keeps_the_first_result(tmp_pa
     plan = plan_for(layout, "conv_pool", OPTIONS)
     dan = job_for(layout, plan, "dan")
     first = {"format": "cs231n-grade/2", "student_id": "dan", "assignment": "conv_pool", "score": 40.0,
-             "graded_alone": False, "notebook": {"cells": [{"grade_id": "c", "status": "timeout"}], "run": {}},
+             "max_score": 78.0, "graded_alone": False,
+             "notebook": {"score": 40.0, "max_score": 46.0, "cells": [{"grade_id": "c", "status": "timeout"}], "run": {}},
              "library": None}
     write_result(Path(dan.result_file), first)
 
@@ -76,3 +78,4 @@ def test_a_second_run_that_fails_inside_the_grader_keeps_the_first_result(tmp_pa
     assert read_result(Path(dan.result_file)) == kept           # on disk too: the next run starts from it
     assert "first result stands" in capsys.readouterr().err
     assert json.loads(Path(dan.result_file).read_text())["score"] == 40.0
+    assert "grading again alone failed inside the grader" in grade_table({"dan": kept})
