@@ -23,6 +23,7 @@ import base64
 import binascii
 import copy
 import html
+import json
 import re
 
 import bleach
@@ -75,7 +76,7 @@ def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) ->
     points.update({cell.grade_id: (cell.points, True) for cell in spec.manual_cells})
     cells = notebook.get("cells") if isinstance(notebook.get("cells"), list) else []
     copied = []
-    room = files.LIMITS.graded_copy_chars   # every cell's text and outputs, in characters
+    room = files.LIMITS.graded_copy_chars   # the cells as written (JSON), in characters
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
             continue
@@ -89,15 +90,21 @@ def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) ->
         else:   # raw (or anything else): its text, shown as text
             entry = {"cell_type": "markdown", "source": inert_text(source)}
         if len(entry["source"]) > room:
-            entry["source"] = "" if room < len(LEFT_OUT) else LEFT_OUT
-        room -= len(entry["source"])
+            entry["source"] = LEFT_OUT
         if kind == "code":
-            entry["outputs"], used = bounded_outputs(_inert_outputs(outcome.outputs.get(index, [])),
-                                                     min(files.LIMITS.cell_output_chars, room))
-            room -= used
+            entry["outputs"], _ = bounded_outputs(_inert_outputs(outcome.outputs.get(index, [])),
+                                                  max(0, min(files.LIMITS.cell_output_chars, room - len(entry["source"]))))
         cell_id = cell.get("id")
         entry["id"] = cell_id if isinstance(cell_id, str) and SAFE_ID.match(cell_id) else f"cell-{index}"
         entry["metadata"] = _grading_metadata(cell.get("metadata"), points)
+        # As written (in "cells", two levels deep): escapes, keys, metadata and indentation count too.
+        size = len(json.dumps([[entry]], indent=1))
+        if size > room:   # this cell and the rest (a notebook of many tiny cells) are left out, with a note
+            copied.append({"cell_type": "markdown", "id": "left-out", "metadata": {},
+                           "source": f"[{len(cells) - index} more cells are left out of the graded copy: it keeps "
+                                     f"at most {files.LIMITS.graded_copy_chars} characters]"})
+            break
+        room -= size
         copied.append(entry)
     return {"cells": copied, "metadata": copy.deepcopy(KERNEL_METADATA), "nbformat": 4, "nbformat_minor": 5}
 

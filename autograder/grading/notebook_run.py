@@ -534,6 +534,7 @@ def bounded_outputs(outputs: list[dict], room: int) -> tuple[list[dict], int]:
     (``LIMITS.cell_output_chars`` per cell, ``LIMITS.graded_copy_chars`` per notebook).
     """
     kept, used, left_out = [], 0, 0
+    room = max(0, room)
     for output in outputs:
         output = dict(output)
         if output.get("output_type") in ("execute_result", "display_data"):

@@ -8,6 +8,7 @@ graded copy's size under scaled-down output limits.
 """
 
 import dataclasses
+import itertools
 import json
 import pickle
 import subprocess
@@ -20,7 +21,9 @@ import pytest
 from autograder import files
 from autograder.class_simulation import build_submission
 from autograder.collect import collect
+from autograder.grading.graded_copy import graded_copy
 from autograder.grading.job import grade_student, job_for, plan_for
+from autograder.grading.notebook_run import NotebookOutcome
 from autograder.notebooks import read_notebook, write_notebook
 
 from ..conftest import OPTIONS, new_layout
@@ -116,7 +119,22 @@ def test_the_graded_copy_and_the_result_stay_bounded_whatever_the_notebook_displ
     shown = [copy["cells"][index] for index in range(2, 10)]
     assert all(cell["source"].startswith("\nimport base64") for cell in shown)
     assert any("output truncated" in output.get("text", "") for cell in shown for output in cell["outputs"])
-    # Everything but JSON's own punctuation and the metadata is within the limit.
-    assert graded.stat().st_size < 1_000_000 + 200 * len(copy["cells"]), graded.stat().st_size
+    # The cells as written are within the limit; the notebook's own metadata and indentation add a little.
+    assert graded.stat().st_size < 1_000_000 + 20_000, graded.stat().st_size
     assert Path(job.result_file).stat().st_size < 2**20
     assert result["notebook"]["score"] == 0
+
+
+def test_a_notebook_of_many_tiny_cells_makes_a_bounded_graded_copy(tmp_path, monkeypatch):
+    """Each cell of the copy carries an id and metadata: 40,000 empty cells with long ids made a
+    copy of 15.6 MB before, whatever the limit. Scaled down: a copy of at most 100 kB."""
+    monkeypatch.setattr(files, "LIMITS", dataclasses.replace(files.LIMITS, graded_copy_chars=100_000))
+    spec = plan_for(new_layout(tmp_path), "conv_pool", OPTIONS).spec
+    grade_id = "x" * 100   # the longest id the copy keeps, on every cell
+    notebook = {"cells": [{"cell_type": kind, "source": "", "id": f"c{index}",
+                           "metadata": {"nbgrader": {"grade_id": grade_id, "solution": True}}}
+                          for index, kind in zip(range(40_000), itertools.cycle(["code", "markdown", "raw"]))]}
+    copy = graded_copy(notebook, NotebookOutcome(cells=[], outputs={}, sources={}), spec)
+    written = len(json.dumps(copy, indent=1))
+    assert written < 100_000 + 2_000, written
+    assert copy["cells"][-1]["source"].startswith("[") and "more cells are left out" in copy["cells"][-1]["source"]
