@@ -43,7 +43,7 @@ def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_time
     lms_zip = _as_lms_download(folders, root / "lms" / f"{assignment}_submissions.zip")
 
     log(f"[demo] 3/6 collect {lms_zip.name} (a zip of per-student zips)")
-    collect(layout, assignment, [lms_zip], log=lambda line: log("       " + line))
+    collect(layout, assignment, [], class_downloads=[lms_zip], log=lambda line: log("       " + line))
 
     log(f"[demo] 4/6 grade in the sandbox, {jobs} at once (cells time out after {cell_timeout} s)")
     grade_class(layout, assignment, jobs=jobs, options=GradingOptions(cell_timeout=cell_timeout),

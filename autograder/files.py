@@ -44,6 +44,10 @@ class FileLimits:
     zip_entries: int = 2000
     zip_file_bytes: int = 50 * 2**20       # one unpacked entry
     zip_total_bytes: int = 100 * 2**20     # everything unpacked from one zip
+    # What the grader holds and writes for one student, whatever the student's code returns or shows.
+    held_answer_bytes: int = 256 * 2**20   # arrays of the student's answers in the grader's memory at once
+    cell_output_chars: int = 2**20         # the outputs of one cell in the graded copy
+    graded_copy_chars: int = 32 * 2**20    # a whole graded copy: cells' text and outputs
 
 
 LIMITS = FileLimits()

@@ -379,6 +379,8 @@ def _notes(result: dict) -> str:
         notes.append(f"{len(pending)} written answer(s) to grade by hand ({pending_manual_points(pending):g} pt)")
     if result.get("grader_error"):
         notes.append("COULD NOT BE GRADED: " + result["grader_error"][len("could not be graded: "):][:80])
+    if result.get("regraded_alone_failed"):
+        notes.append("grading again alone failed inside the grader: this first result stands")
     notebook = result["notebook"]
     if notebook.get("held"):
         notes.append("notebook held for review (integrity)")

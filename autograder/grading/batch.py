@@ -28,9 +28,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import files, nbgrader, sandbox
+from ..cli_support import for_terminal
 from ..course import Layout
 from .job import GradingOptions, StudentJob, grade_student, graded_alone, job_for, plan_for
-from .results import check_student_id, reached_a_time_limit
+from .results import check_student_id, reached_a_time_limit, write_result
 
 
 @dataclasses.dataclass
@@ -86,19 +87,31 @@ def grade_class(layout: Layout, assignment_name: str, students: list[str] | None
 def _confirm_time_limits_alone(report: BatchReport, jobs_list: list[StudentJob], gradebook, layout: Layout, spec,
                                use_sandbox: bool, progress: bool) -> None:
     """Grade again, one at a time here (every worker is idle now), each student whose result
-    reached a time limit while other students were graded; the new result replaces the first."""
+    reached a time limit while other students were graded; the new result replaces the first,
+    unless grading again failed inside the grader: then the first stands, in the result file too.
+
+    Each run is bounded like the first: every request to the student's processes has a deadline
+    within the processes' wall clocks."""
     again = [job for job in jobs_list if job.student in report.results
              and not report.results[job.student].get("graded_alone")
              and reached_a_time_limit(report.results[job.student])]
     for job in tqdm(again, desc="time limits, graded again alone", unit="student", disable=not progress or not again,
                     file=sys.stderr, dynamic_ncols=True):
+        first = report.results[job.student]
         try:
             result = grade_student(graded_alone(job), use_sandbox)
+            failure = result.get("grader_error")
         except sandbox.SandboxUnavailableError:
             raise
         except Exception as error:  # noqa: BLE001  the first result stands; the batch goes on
-            print(f"grading {job.student} again alone failed inside the grader (the first result stands): "
-                  f"{type(error).__name__}: {error}", file=sys.stderr)
+            failure = f"{type(error).__name__}: {error}"
+        if failure:
+            # grade_student stored its "could not be graded" result: put the valid first one back.
+            first = dict(first, regraded_alone_failed=str(failure)[:500])
+            write_result(Path(job.result_file), first)
+            report.results[job.student] = first
+            print(f"grading {for_terminal(job.student)} again alone failed inside the grader; the first result "
+                  f"stands: {for_terminal(str(failure)[:500])}", file=sys.stderr)
             continue
         _record(gradebook, layout, spec, result)
         report.results[job.student] = result

@@ -23,14 +23,16 @@ import base64
 import binascii
 import copy
 import html
+import json
 import re
 
 import bleach
 from nbconvert.filters.markdown import markdown2html
 
+from .. import files
 from ..course import LIBRARY
 from ..notebook_spec import NotebookSpec
-from .notebook_run import NotebookOutcome
+from .notebook_run import NotebookOutcome, bounded_outputs
 
 # Tags and attributes a written answer may use: text formatting, lists, tables, code, links.
 ALLOWED_TAGS = frozenset({"a", "abbr", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4",
@@ -39,6 +41,8 @@ ALLOWED_TAGS = frozenset({"a", "abbr", "b", "blockquote", "br", "code", "del", "
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "th": ["align"], "td": ["align"], "code": ["class"]}
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
+# A cell whose text does not fit in what is left of LIMITS.graded_copy_chars (plain text: it runs nothing).
+LEFT_OUT = "[this cell is left out of the graded copy: the copy keeps at most LIMITS.graded_copy_chars characters]"
 KERNEL_METADATA = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                    "language_info": {"name": "python"}}
 
@@ -72,6 +76,7 @@ def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) ->
     points.update({cell.grade_id: (cell.points, True) for cell in spec.manual_cells})
     cells = notebook.get("cells") if isinstance(notebook.get("cells"), list) else []
     copied = []
+    room = files.LIMITS.graded_copy_chars   # the cells as written (JSON), in characters
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
             continue
@@ -79,15 +84,27 @@ def graded_copy(notebook: dict, outcome: NotebookOutcome, spec: NotebookSpec) ->
         source = "".join(str(line) for line in source) if isinstance(source, list) else str(source or "")
         kind = cell.get("cell_type")
         if kind == "code":
-            entry = {"cell_type": "code", "execution_count": None, "outputs": _inert_outputs(outcome.outputs.get(index, [])),
-                     "source": outcome.sources.get(index, source)}
+            entry = {"cell_type": "code", "execution_count": None, "source": outcome.sources.get(index, source)}
         elif kind == "markdown":
             entry = {"cell_type": "markdown", "source": inert_markdown(source)}
         else:   # raw (or anything else): its text, shown as text
             entry = {"cell_type": "markdown", "source": inert_text(source)}
+        if len(entry["source"]) > room:
+            entry["source"] = LEFT_OUT
+        if kind == "code":
+            entry["outputs"], _ = bounded_outputs(_inert_outputs(outcome.outputs.get(index, [])),
+                                                  max(0, min(files.LIMITS.cell_output_chars, room - len(entry["source"]))))
         cell_id = cell.get("id")
         entry["id"] = cell_id if isinstance(cell_id, str) and SAFE_ID.match(cell_id) else f"cell-{index}"
         entry["metadata"] = _grading_metadata(cell.get("metadata"), points)
+        # As written (in "cells", two levels deep): escapes, keys, metadata and indentation count too.
+        size = len(json.dumps([[entry]], indent=1))
+        if size > room:   # this cell and the rest (a notebook of many tiny cells) are left out, with a note
+            copied.append({"cell_type": "markdown", "id": "left-out", "metadata": {},
+                           "source": f"[{len(cells) - index} more cells are left out of the graded copy: it keeps "
+                                     f"at most {files.LIMITS.graded_copy_chars} characters]"})
+            break
+        room -= size
         copied.append(entry)
     return {"cells": copied, "metadata": copy.deepcopy(KERNEL_METADATA), "nbformat": 4, "nbformat_minor": 5}
 

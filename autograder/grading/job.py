@@ -35,7 +35,7 @@ from .integrity import scan_submission
 from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
 from .notebook_run import NotebookOutcome, answers_of, lost, pending_manual_points, run_notebook
-from .remote import StudentError, StudentProcess
+from .remote import StudentError, StudentProcess, StudentProcessNotStarted
 from .results import RESULT_FORMAT, grader_fingerprint, read_result, submission_fingerprint, write_result
 
 # The notebook's process: IPython, NumPy and matplotlib start many threads.
@@ -225,7 +225,9 @@ def grade_notebook(submission: Path, plan: GradingPlan, home: Path, use_sandbox:
             run = process.finish()
             unanswered = process.unanswered
     except StudentError as error:   # the process did not even start
-        return _not_run(spec, f"the notebook could not start: {error}", student_notebook), None
+        notebook = _not_run(spec, f"the notebook could not start: {error}", student_notebook)
+        notebook["run"]["unanswered"] = isinstance(error, StudentProcessNotStarted) and error.timed_out
+        return notebook, None
     cells = outcome.cells + answers_of(spec, student_notebook)
     notebook = {"name": spec.notebook, "score": sum(c["score"] or 0.0 for c in cells), "max_score": spec.max_score,
                 "cells": cells, "run": {**_run_record(run, outcome), "unanswered": unanswered}}

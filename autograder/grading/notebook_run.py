@@ -36,7 +36,7 @@ import numpy
 
 from cs231n_lib import notebook_utils
 
-from .. import python_ast
+from .. import files, python_ast
 from ..notebook_spec import GradeCellSpec, NotebookSpec
 from ..notebooks import NOTEBOOK_TEXT_STUB, cell_lines
 from .remote import LIBRARY, Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
@@ -44,7 +44,6 @@ from .remote import LIBRARY, Remote, StudentError, StudentProcess, StudentProces
 MAX_CELLS = 2000
 MAX_CELL_CHARS = 2**20
 MAX_DETAIL = 300
-MAX_CELL_OUTPUT = 64 * 2**10
 MAX_ANSWER_CHARS = 20_000
 CELL_FILENAME = "<grade cell {}>"
 
@@ -184,6 +183,13 @@ def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, st
     grade_cells = {cell.grade_id: cell for cell in spec.grade_cells}
     scored: dict[str, dict] = {}
     outcome = NotebookOutcome(cells=[], outputs={}, sources={})
+    output_room = files.LIMITS.graded_copy_chars    # what all the cells' outputs may keep, in characters
+
+    def keep_outputs(index: int, outputs: list[dict]) -> None:
+        nonlocal output_room
+        outcome.outputs[index], used = bounded_outputs(outputs, min(files.LIMITS.cell_output_chars, output_room))
+        output_room -= used
+
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     for index, cell in enumerate(cells if isinstance(cells, list) else []):
         if index >= MAX_CELLS:
@@ -200,7 +206,8 @@ def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, st
             if outcome.stopped:
                 scored[grade_id] = lost(spec_cell, "error", outcome.stopped)
                 continue
-            scored[grade_id], outcome.outputs[index] = run_grade_cell(spec_cell, namespace, library, cell_timeout)
+            scored[grade_id], outputs = run_grade_cell(spec_cell, namespace, library, cell_timeout)
+            keep_outputs(index, outputs)
             continue
         if grade_id in spec.locked_ids and grade_id not in spec.locked_sources:
             continue
@@ -216,9 +223,9 @@ def run_notebook(spec: NotebookSpec, notebook: dict, process: StudentProcess, st
             outcome.stopped = f"the notebook stopped at cell {index}: {error}"
             continue
         except StudentError as error:
-            outcome.outputs[index] = [_error_output(type(error).__name__, str(error))]
+            keep_outputs(index, [_error_output(type(error).__name__, str(error))])
             continue
-        outcome.outputs[index] = _outputs_of(ran, process.last_output)
+        keep_outputs(index, _outputs_of(ran, process.last_output))
     for spec_cell in spec.grade_cells:
         outcome.cells.append(scored.get(spec_cell.grade_id) or lost(
             spec_cell, "missing", outcome.stopped or "this grade cell is not in your notebook"))
@@ -277,7 +284,7 @@ def run_grade_cell(cell: GradeCellSpec, namespace: dict, library: LibraryView,
         finally:
             Remote.set_deadline(None)
             notebook_utils.AUTOGRADING.reset(grading)
-    outputs = [{"output_type": "stream", "name": "stdout", "text": printed.getvalue()[:MAX_CELL_OUTPUT]}]
+    outputs = [{"output_type": "stream", "name": "stdout", "text": printed.getvalue()}]
     entry = _score(cell, value, error, recorder)
     entry["seconds"] = round(time.monotonic() - started, 3)   # how close to the limit: for tuning --cell-timeout
     outputs.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
@@ -407,6 +414,28 @@ class _ThreadStdout(io.TextIOBase):
         (sink if sink is not None else self.fallback).flush()
 
 
+class _FirstCharacters:
+    """What a grade cell prints: the first ``limit`` characters kept, the rest only counted
+    (a check may print what the student's code returned, in a loop)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.kept, self.dropped = limit, [], 0, 0
+
+    def write(self, text: str) -> int:
+        piece = text[:max(0, self.limit - self.kept)]
+        if piece:
+            self.parts.append(piece)
+            self.kept += len(piece)
+        self.dropped += len(text) - len(piece)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def getvalue(self) -> str:
+        return "".join(self.parts) + (f"\n[... {self.dropped} more characters]" if self.dropped else "")
+
+
 _install_lock = threading.Lock()
 
 
@@ -416,7 +445,7 @@ def _captured_stdout():
         if not isinstance(sys.stdout, _ThreadStdout):
             sys.stdout = _ThreadStdout(sys.stdout)
         stream = sys.stdout
-    buffer = io.StringIO()
+    buffer = _FirstCharacters(files.LIMITS.cell_output_chars)
     stream.local.sink = buffer
     try:
         yield buffer
@@ -476,7 +505,7 @@ def _outputs_of(ran, printed: tuple[str, str]) -> list[dict]:
     outputs = []
     for name, text in zip(("stdout", "stderr"), printed):
         if text:
-            outputs.append({"output_type": "stream", "name": name, "text": text[:MAX_CELL_OUTPUT]})
+            outputs.append({"output_type": "stream", "name": name, "text": text})
     if isinstance(ran, dict):
         for display in ran.get("displays") or []:
             if isinstance(display, dict):
@@ -495,3 +524,50 @@ def _outputs_of(ran, printed: tuple[str, str]) -> list[dict]:
 
 def _error_output(name: str, message: str) -> dict:
     return {"output_type": "error", "ename": name[:80], "evalue": message[:2000], "traceback": []}
+
+
+def bounded_outputs(outputs: list[dict], room: int) -> tuple[list[dict], int]:
+    """``outputs`` (nbformat, text as str) within ``room`` characters, and the characters they keep.
+
+    Text beyond the room is cut, an image that does not fit whole is left out, and a note says
+    how much was left out: whatever a cell prints or displays, the graded copy stays bounded
+    (``LIMITS.cell_output_chars`` per cell, ``LIMITS.graded_copy_chars`` per notebook).
+    """
+    kept, used, left_out = [], 0, 0
+    room = max(0, room)
+    for output in outputs:
+        output = dict(output)
+        if output.get("output_type") in ("execute_result", "display_data"):
+            data = {}
+            for kind, value in (output.get("data") or {}).items():
+                size = len(value) if isinstance(value, str) else 0
+                if used + size <= room:
+                    data[kind], used = value, used + size
+                elif kind == "text/plain":
+                    data[kind], left_out, used = value[:room - used], left_out + size - (room - used), room
+                else:
+                    left_out += size
+            if not data:
+                continue
+            output["data"] = data
+        else:
+            for field in ("text", "ename", "evalue"):
+                value = output.get(field)
+                if isinstance(value, str):
+                    fits = value[:room - used]
+                    left_out += len(value) - len(fits)
+                    output[field], used = fits, used + len(fits)
+            if isinstance(output.get("traceback"), list):
+                lines = []
+                for line in map(str, output["traceback"]):
+                    lines.append(line[:room - used])
+                    left_out += len(line) - len(lines[-1])
+                    used += len(lines[-1])
+                output["traceback"] = lines
+        kept.append(output)
+    if left_out:
+        kept.append({"output_type": "stream", "name": "stdout",
+                     "text": f"\n[... output truncated: {left_out} more characters left out; the graded copy keeps at "
+                             f"most {files.LIMITS.cell_output_chars} per cell and {files.LIMITS.graded_copy_chars} "
+                             f"per notebook]\n"})
+    return kept, used

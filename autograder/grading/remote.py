@@ -18,15 +18,18 @@ so a grade cell's ``except Exception`` and its failure messages read as in the n
 """
 
 import dataclasses
+import gc
 import importlib
+import os
 import subprocess
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import cs231n_lib
 
-from .. import sandbox
+from .. import files, sandbox
 from ..course import LIBRARY
 from ..sandbox import Bind, SandboxLimits, SandboxResult
 from . import wire
@@ -56,6 +59,15 @@ class StudentProcessGone(StudentError):
     """The student's process was killed or broke the protocol; nothing more can be asked of it."""
 
 
+class StudentProcessNotStarted(StudentProcessGone):
+    """The student's process did not start; ``timed_out``: it did not answer within ``START_SECONDS``
+    (a loaded machine can cause that, so it counts as a time limit: graded again alone)."""
+
+    def __init__(self, kind: str, message: str, timed_out: bool):
+        super().__init__(kind, message)
+        self.timed_out = timed_out
+
+
 _error_classes: dict[str, type] = {}
 _error_classes_lock = threading.Lock()
 
@@ -76,6 +88,41 @@ def student_error(description: dict) -> StudentError:
     return cls(name, str(description.get("message", ""))[:2000], description.get("where"))
 
 
+class HeldAnswers:
+    """The bytes of a student's answers this grader holds now, within a budget (``LIMITS.held_answer_bytes``).
+
+    Each answer's arrays are views of its payload; the payload counts until the last of them is
+    dropped (a finalizer gives its bytes back). An answer that does not fit beside those still
+    held is read, dropped and refused: the student's error, costing the check that asked, never
+    the grader's memory (``wire.FrameReader`` asks :meth:`admit` before reading a payload).
+    """
+
+    def __init__(self, budget: int | None = None):
+        self.budget = files.LIMITS.held_answer_bytes if budget is None else budget
+        self.held = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def admit(self, nbytes: int) -> str | None:
+        if self.held + nbytes > self.budget:
+            gc.collect()   # answers kept only by reference cycles no one can reach any more
+        if self.held + nbytes <= self.budget:
+            return None
+        return (f"an answer of {nbytes / 2**20:.1f} MiB does not fit beside the {self.held / 2**20:.1f} MiB of your "
+                f"answers still in use: the grader holds at most {self.budget / 2**20:g} MiB of one student's "
+                f"answers at once")
+
+    def hold(self, buffer) -> None:
+        with self._lock:
+            self.held += buffer.nbytes
+            self.peak = max(self.peak, self.held)
+        weakref.finalize(buffer, self._release, buffer.nbytes)
+
+    def _release(self, nbytes: int) -> None:
+        with self._lock:
+            self.held -= nbytes
+
+
 class StudentProcess:
     """One sandboxed process of one student's code; see the module docstring.
 
@@ -84,7 +131,8 @@ class StudentProcess:
     """
 
     def __init__(self, home: Path, mode: str, *, limits: SandboxLimits, use_sandbox: bool,
-                 env: dict[str, str] | None = None, limits_of_answers: wire.Limits = wire.Limits()):
+                 env: dict[str, str] | None = None, limits_of_answers: wire.Limits = wire.Limits(),
+                 held_budget: int | None = None):
         self.mode = mode
         self.reason_gone: str | None = None
         self.unanswered = False      # stopped because a reply did not come within its time limit
@@ -104,10 +152,15 @@ class StudentProcess:
             self._process = sandbox.start_sandboxed(command, binds=[Bind(Path(home), str(home), writable=True)],
                                                     limits=limits, env=dict(env or {}, HOME=str(home)),
                                                     use_sandbox=False)
-        self._reader = wire.FrameReader(self._process.stdout.fileno(), limits_of_answers)
+        self.held = HeldAnswers(held_budget)
+        self._reader = wire.FrameReader(self._process.stdout.fileno(), limits_of_answers, budget=self.held)
+        os.set_blocking(self._process.stdin.fileno(), False)   # so that every write has a deadline
         self._lock = threading.Lock()
         try:
             self.request("hello", timeout=START_SECONDS)
+        except StudentError as error:
+            self.finish()
+            raise StudentProcessNotStarted(error.kind, str(error), timed_out=self.unanswered) from None
         except BaseException:
             self.finish()
             raise
@@ -127,15 +180,21 @@ class StudentProcess:
                 message[name] = encoder.node(value) if name in ("args", "kwargs", "key", "value") else value
             deadline = min(time.monotonic() + timeout + GRACE_SECONDS, self._process.deadline)
             try:
-                wire.write_all(self._process.stdin.fileno(), wire.encode_frame(message, encoder.payload))
+                wire.write_all(self._process.stdin.fileno(), wire.encode_frame(message, encoder.payload), deadline)
+            except TimeoutError:
+                self._stop_at_deadline(f"it stopped reading its requests for {timeout + GRACE_SECONDS:g} s")
+            except OSError as error:
+                self._gone(f"its process ended or broke the protocol ({error})")
+                raise StudentProcessGone("Gone", self.reason_gone) from None
+            try:
                 reply, payload = self._reader.read(deadline)
             except TimeoutError:
-                self.unanswered = True
-                overall = time.monotonic() >= self._process.deadline
-                self._gone(f"the process ran past its wall-clock limit of {self._process.limits.wall_seconds:g} s"
-                           if overall else f"it did not answer within {timeout + GRACE_SECONDS:g} s",
-                           timed_out=overall)
-                raise StudentProcessGone("Gone", self.reason_gone) from None
+                self._stop_at_deadline(f"it did not answer within {timeout + GRACE_SECONDS:g} s")
+            except wire.PayloadRefused as refused:   # read and dropped: the student's error, this answer lost
+                if refused.message.get("id") != request_id:
+                    self._gone("its process answered out of turn")
+                    raise StudentProcessGone("Gone", self.reason_gone) from None
+                raise student_error({"type": "AnswerTooLarge", "message": str(refused)}) from None
             except (OSError, EOFError, wire.WireError) as error:
                 self._gone(f"its process ended or broke the protocol ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None
@@ -151,6 +210,14 @@ class StudentProcess:
             except wire.WireError as error:
                 self._gone(f"its answer could not be read ({error})")
                 raise StudentProcessGone("Gone", self.reason_gone) from None
+
+    def _stop_at_deadline(self, why: str) -> None:
+        """A request's deadline passed (its own, or the process's wall clock): kill, then raise."""
+        self.unanswered = True
+        overall = time.monotonic() >= self._process.deadline
+        self._gone(f"the process ran past its wall-clock limit of {self._process.limits.wall_seconds:g} s"
+                   if overall else why, timed_out=overall)
+        raise StudentProcessGone("Gone", self.reason_gone) from None
 
     def _reference_to(self, value) -> dict:
         """A Remote of this process goes back as its handle; nothing else of the grader can be sent."""

@@ -73,44 +73,90 @@ def encode_frame(message: dict, payload: list) -> bytes:
     return HEADER.pack(MAGIC, len(text), len(body)) + text + body
 
 
-class FrameReader:
-    """Reads frames from a file descriptor, each within a deadline and within :class:`Limits`."""
+class PayloadRefused(Exception):
+    """A frame's payload was read and dropped, not kept: the reader's budget had no room for it.
+    The protocol is intact; ``message`` is the frame's (parsed) message."""
 
-    def __init__(self, fd: int, limits: Limits = Limits()):
+    def __init__(self, reason: str, message: dict):
+        super().__init__(reason)
+        self.message = message
+
+
+class FrameReader:
+    """Reads frames from a file descriptor, each within a deadline and within :class:`Limits`.
+
+    ``budget`` (optional) bounds the payload bytes held at once: ``budget.admit(nbytes)`` returns
+    None or why there is no room (then the payload is read and dropped: :class:`PayloadRefused`),
+    and ``budget.hold(buffer)`` is told of each payload kept (a NumPy array of bytes).
+    """
+
+    def __init__(self, fd: int, limits: Limits = Limits(), budget=None):
         self.fd = fd
         self.limits = limits
+        self.budget = budget
 
-    def read(self, deadline: float | None = None) -> tuple[dict, bytes]:
-        """The next (message, payload); raises TimeoutError past ``deadline`` (time.monotonic)."""
-        magic, json_length, payload_length = HEADER.unpack(self._exactly(HEADER.size, deadline))
+    def read(self, deadline: float | None = None) -> tuple[dict, np.ndarray]:
+        """The next (message, payload: uint8 array); raises TimeoutError past ``deadline`` (time.monotonic)."""
+        magic, json_length, payload_length = HEADER.unpack(bytes(self._exactly(HEADER.size, deadline)))
         if magic != MAGIC:
             raise WireError(f"expected a frame starting with {MAGIC!r}, got {magic!r}")
         if json_length > self.limits.json_bytes or payload_length > self.limits.payload_bytes:
             raise WireError(f"a frame of {json_length} + {payload_length} bytes is larger than the limits "
                             f"({self.limits.json_bytes} + {self.limits.payload_bytes})")
-        text = self._exactly(json_length, deadline)
+        message = parse_json(bytes(self._exactly(json_length, deadline)), self.limits)
+        refused = None if self.budget is None else self.budget.admit(payload_length)
+        if refused is not None:
+            self._discard(payload_length, deadline)
+            raise PayloadRefused(refused, message)
         payload = self._exactly(payload_length, deadline)
-        return parse_json(text, self.limits), payload
+        if self.budget is not None:
+            self.budget.hold(payload)
+        return message, payload
 
-    def _exactly(self, count: int, deadline: float | None) -> bytes:
-        chunks, remaining = [], count
+    def _exactly(self, count: int, deadline: float | None) -> np.ndarray:
+        """``count`` bytes, read straight into one buffer (no second copy of a large payload)."""
+        buffer = np.empty(count, dtype=np.uint8)
+        view, filled = memoryview(buffer), 0
+        while filled < count:
+            self._wait(deadline)
+            got = os.readv(self.fd, [view[filled:filled + 2**20]])
+            if not got:
+                raise EOFError("the other side closed the connection")
+            filled += got
+        return buffer
+
+    def _discard(self, count: int, deadline: float | None) -> None:
+        remaining = count
         while remaining:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.fd], [], [], timeout)
-            if not ready:
-                raise TimeoutError("no answer before the deadline")
+            self._wait(deadline)
             chunk = os.read(self.fd, min(remaining, 2**20))
             if not chunk:
                 raise EOFError("the other side closed the connection")
-            chunks.append(chunk)
             remaining -= len(chunk)
-        return b"".join(chunks)
+
+    def _wait(self, deadline: float | None) -> None:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            raise TimeoutError("no answer before the deadline")
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write all of ``data``; with a ``deadline`` (time.monotonic), raise TimeoutError past it.
+
+    A deadline needs ``fd`` non-blocking (``os.set_blocking(fd, False)``): a blocking write of
+    more than a pipe's buffer waits, however long, for a reader that may have stopped reading.
+    """
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("the other side stopped reading before the deadline")
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            continue   # the buffer filled between select and write: wait again
         view = view[written:]
 
 

@@ -12,7 +12,8 @@ import traceback
 from pathlib import Path
 
 from ...sandbox import SandboxLimits, SandboxResult
-from ..remote import Remote, StudentError, StudentProcess, StudentProcessGone, StudentTimeout
+from ..remote import (Remote, StudentError, StudentProcess, StudentProcessGone, StudentProcessNotStarted,
+                      StudentTimeout)
 from .answers import Answers, CallOutcome, Lost
 from .checks import FORWARD_OF, NUMERICAL, Check
 from .diagnosis import Verdict
@@ -34,7 +35,12 @@ def grade_library(home: Path, tasks: list[str], seed: int, *, limits: SandboxLim
     try:
         process = StudentProcess(Path(home), "library", limits=limits, use_sandbox=use_sandbox)
     except StudentError as error:
-        return _result(checks, {}, None, everything_lost=f"the grading process could not start: {error}")
+        result = _result(checks, {}, None, everything_lost=f"the grading process could not start: {error}")
+        if isinstance(error, StudentProcessNotStarted) and error.timed_out:   # a time limit: graded again alone
+            result["run"] = {"status": "timeout", "description": f"did not start: {error}", "returncode": None,
+                             "timed_out": False, "unanswered": True, "wall_seconds": 0.0, "sandboxed": use_sandbox,
+                             "stderr_tail": ""}
+        return result
     with process:
         try:
             # The modules that hold the tasks, first: a failure here costs everything, with its reason.

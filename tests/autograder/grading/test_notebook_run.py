@@ -4,7 +4,8 @@ import threading
 
 import numpy as np
 
-from autograder.grading.notebook_run import NO_FIGURES, _Recorder, _recording_score, per_thread_numpy_random
+from autograder.grading.notebook_run import (NO_FIGURES, _Recorder, _recording_score, bounded_outputs,
+                                            per_thread_numpy_random)
 from autograder.notebook_spec import _grade_cell
 from cs231n_lib.notebook_utils import Score
 
@@ -62,3 +63,18 @@ def test_a_check_is_hidden_exactly_when_its_line_is_a_hidden_test(capsys):
     assert [checks[n]["hidden"] for n in ("public", "hidden: x", "hidden: y")] == [False, True, True]
     assert checks["hidden: y"]["passed"] is False and checks["hidden: y"]["detail"] is None   # no detail shown
     assert namespace["score"].earned == 2.0 and "PASS  public" in capsys.readouterr().out
+
+
+def test_a_cells_outputs_are_cut_to_their_room_with_a_note():
+    image = "A" * 600
+    outputs = [{"output_type": "stream", "name": "stdout", "text": "x" * 300},
+               {"output_type": "display_data", "data": {"image/png": image, "text/plain": "y" * 50}, "metadata": {}},
+               {"output_type": "error", "ename": "ValueError", "evalue": "z" * 500, "traceback": ["t" * 500]}]
+    kept, used = bounded_outputs(outputs, 500)
+    assert used == 500 and sum(len(o.get("text", "")) for o in kept[:1]) == 300
+    assert "image/png" not in kept[1]["data"] and kept[1]["data"]["text/plain"] == "y" * 50
+    assert kept[2]["ename"] == "ValueError" and len(kept[2]["evalue"]) == 500 - 300 - 50 - len("ValueError")
+    assert kept[2]["traceback"] == [""]
+    left_out = 600 + (500 - len(kept[2]["evalue"])) + 500
+    assert f"output truncated: {left_out} more characters left out" in kept[-1]["text"]
+    assert bounded_outputs(outputs[:1], 1000) == (outputs[:1], 300)      # what fits is kept as it is

@@ -3,6 +3,7 @@
 import os
 import signal
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -59,6 +60,9 @@ PROBE = textwrap.dedent('''
     def flood():
         return np.zeros(2**24)           # 128 MiB of float64
 
+    def mebibyte():
+        return np.ones(2**17)            # 1 MiB of float64
+
     def signal_pid(pid):
         try:
             os.kill(pid, signal.SIGSTOP)
@@ -68,6 +72,12 @@ PROBE = textwrap.dedent('''
 
     def raise_named():
         raise NotImplementedError("layers.relu_forward: your task")
+
+    def stop_reading():
+        import threading
+        # Answer this call, then stop the whole process: its requests pipe fills and nobody reads it.
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()
+        return "stopping"
 ''')
 
 
@@ -136,6 +146,31 @@ def test_code_that_swallows_the_alarm_is_killed_and_nothing_more_is_asked_of_it(
         process.library_attribute("probe", "double")
 
 
+def test_a_process_that_stops_reading_its_requests_is_killed_at_the_deadline(process):
+    """The grader's write of a request larger than the pipe's buffer waited forever for a process
+    that no longer read (a notebook ran 361 s against its 300 s; a class took 19 minutes)."""
+    assert process.library_attribute("probe", "stop_reading")() == "stopping"
+    time.sleep(0.5)
+    outcome = {}
+
+    def send_a_large_request():
+        try:
+            process.request("call", ref=0, args=[np.zeros(2**20)], kwargs={}, timeout=0.5)   # 8 MiB
+        except StudentError as error:
+            outcome["error"] = error
+
+    started = time.monotonic()
+    sender = threading.Thread(target=send_a_large_request, daemon=True)
+    sender.start()
+    sender.join(timeout=0.5 + GRACE_SECONDS + 10)
+    if sender.is_alive():               # still blocked in the write: free it before failing
+        process._process.finish()
+        pytest.fail("the grader's write to a process that stopped reading had no deadline")
+    assert time.monotonic() - started < 0.5 + GRACE_SECONDS + 5
+    assert isinstance(outcome.get("error"), StudentProcessGone), outcome
+    assert "stopped reading" in str(outcome["error"]) and process.unanswered
+
+
 def test_a_forged_answer_on_the_pipe_ends_the_process(process):
     with pytest.raises(StudentProcessGone, match="out of turn|protocol"):
         process.library_attribute("probe", "forge")()
@@ -146,6 +181,21 @@ def test_an_answer_beyond_the_limits_ends_the_process(requires_sandbox, home):
                         limits_of_answers=wire.Limits(payload_bytes=2**20)) as process:
         with pytest.raises(StudentProcessGone, match="larger than the limits"):
             process.library_attribute("probe", "flood")()
+
+
+def test_answers_beyond_the_students_budget_are_refused_and_the_grader_holds_no_more(requires_sandbox, home):
+    """Before: every answer was kept as long as the grade cells kept it, up to 512 MiB each (the
+    grader reached 4.4 GiB for one student). The budget, scaled down here: 3 MiB."""
+    with StudentProcess(home, "library", limits=LIMITS, use_sandbox=True, held_budget=3 * 2**20) as process:
+        mebibyte = process.library_attribute("probe", "mebibyte")
+        kept = [mebibyte() for _ in range(3)]
+        with pytest.raises(StudentError) as raised:
+            mebibyte()
+        assert type(raised.value).__name__ == "AnswerTooLarge" and "at most 3 MiB" in str(raised.value)
+        assert process.held.peak <= 3 * 2**20
+        assert process.library_attribute("probe", "double")(1.5) == 3.0     # the process goes on
+        kept.pop()                                                           # judged, then dropped
+        assert mebibyte().shape == (2**17,)
 
 
 def test_the_student_process_cannot_signal_the_grader(process):
