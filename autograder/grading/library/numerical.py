@@ -36,11 +36,19 @@ class NumericProbe:
 
 def plan_probe(plan: Plan, key_prefix: str, function: str, args_for: Callable[[dict], tuple],
                wrt: dict[str, np.ndarray], rng: np.random.Generator, samples: int,
-               output_path: str, output_shape: tuple, timeout: float = 2.0) -> NumericProbe:
-    """Add the nudged forward calls; ``args_for({name: Perturbed})`` builds one call's arguments."""
+               output_path: str, output_shape: tuple, timeout: float = 2.0,
+               expected: dict[str, np.ndarray] | None = None) -> NumericProbe:
+    """Add the nudged forward calls; ``args_for({name: Perturbed})`` builds one call's arguments.
+
+    ``expected``: the reference gradients, when known now: entries are then sampled where they are
+    not zero (max pooling's gradient is zero at 3 of 4 entries, where a backward of zeros is right).
+    """
     sampled, keys = {}, {}
     for name, base in wrt.items():
-        indices = np.sort(rng.choice(base.size, size=min(samples, base.size), replace=False))
+        candidates = np.arange(base.size)
+        if expected is not None and np.count_nonzero(expected[name]) >= samples:
+            candidates = np.flatnonzero(expected[name])
+        indices = np.sort(rng.choice(candidates, size=min(samples, candidates.size), replace=False))
         sampled[name] = indices
         for index in indices:
             for sign in (1, -1):
