@@ -6,7 +6,8 @@ from autograder.grading.library import diagnosis
 from cs231n_lib import layers
 from cs231n_lib.backend import np
 from cs231n_lib.classifiers import ThreeLayerConvNet
-from cs231n_lib.gradient_check import (GradientCheckError, check_gradient, check_model_gradients, compare_arrays,
+from cs231n_lib.gradient_check import (GradientCheckError, check_gradient, check_model_gradients, check_model_loss,
+                                       compare_arrays,
                                        eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse,
                                        non_finite_problem, rel_error)
 from cs231n_lib.notebook_utils import AUTOGRADING, assert_close
@@ -247,3 +248,30 @@ def test_in_the_students_kernel_model_gradients_are_checked_numerically(rng):
     check_model_gradients(_ScaledModel(MODEL_SIZES, 2.0), X, y)   # consistent: all a kernel can see
     with pytest.raises(GradientCheckError, match="holds .* NaN values"):
         check_model_gradients(_ScaledModel(MODEL_SIZES, 1.0, np.nan), X, y)
+
+
+class _ConstantLossModel:
+    """Scores of zeros and a loss of log(10): what a right model gives at initialization, computed from nothing."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def loss(self, X, y=None):
+        scores = np.zeros((X.shape[0], 3))
+        return scores if y is None else (float(np.log(3)), {name: np.zeros_like(v) for name, v in self.params.items()})
+
+
+def test_while_grading_a_constant_loss_at_initialization_fails_against_the_reference_model(rng, grading):
+    X, y = rng.standard_normal((4, 2, 6, 6)), np.array([0, 2, 1, 1])
+    sizes = {**MODEL_SIZES, "weight_scale": 1e-3}
+    reference = ("classifiers.cnn.ThreeLayerConvNet", sizes)
+    honest = ThreeLayerConvNet(**sizes)
+    assert check_model_loss(honest, X, y, reference=reference) < 1e-12
+    with pytest.raises(AssertionError, match="scores differs .*compared with the reference model on your parameters"):
+        check_model_loss(_ConstantLossModel(honest.params), X, y, reference=reference)
+
+
+def test_in_the_students_kernel_check_model_loss_has_nothing_to_compare_with(rng):
+    X, y = rng.standard_normal((4, 2, 6, 6)), np.array([0, 2, 1, 1])
+    model = _ConstantLossModel(ThreeLayerConvNet(**MODEL_SIZES).params)
+    assert check_model_loss(model, X, y, reference=("classifiers.cnn.ThreeLayerConvNet", MODEL_SIZES)) is None

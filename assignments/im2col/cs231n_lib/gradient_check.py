@@ -256,24 +256,12 @@ def check_model_gradients(model, X, y, reference=None, tol=1e-4, atol=1e-7, h=1e
     (the loss goes through ReLUs and max pooling, so centered differences are rougher).
     Returns ``{parameter name: relative error}``.
     """
-    from .notebook_utils import AUTOGRADING
     names = sorted(model.params)
     _, grads = model.loss(X, y)
     truth, judge = None, "the numerical gradient of your loss"
-    if AUTOGRADING.get():
-        if reference is None:
-            raise ValueError("while grading, check_model_gradients needs reference=(class name, arguments)")
-        class_name, arguments = reference
-        reference_model = library_function(class_name)(**arguments)
-        if sorted(reference_model.params) != names:
-            raise GradientCheckError(f"the model's parameters are {names}, expected {sorted(reference_model.params)}")
-        for name in names:
-            value = np.array(to_numpy(model.params[name]), dtype=np.float64)
-            if value.shape != reference_model.params[name].shape:
-                raise GradientCheckError(f"parameter {name!r} has shape {value.shape}, expected "
-                                         f"{reference_model.params[name].shape}")
-            reference_model.params[name] = value
-        _, truth = reference_model.loss(np.array(X, dtype=np.float64), np.array(y))
+    reference_copy = reference_model(model, reference, "check_model_gradients")
+    if reference_copy is not None:
+        _, truth = reference_copy.loss(np.array(X, dtype=np.float64), np.array(y))
         judge = "the reference gradient"
     errors = {}
     for name in names:
@@ -285,6 +273,54 @@ def check_model_gradients(model, X, y, reference=None, tol=1e-4, atol=1e-7, h=1e
             raise GradientCheckError(f"{comparison.message} (compared with {judge})")
         errors[name] = rel_error(expected, grads[name])
     return errors
+
+
+def check_model_loss(model, X, y, reference=None, tol=1e-6):
+    """While grading, ``model``'s scores and loss must be the reference model's for the same parameters.
+
+    - X: (N, ...) inputs, y: (N,) labels; reference: as for :func:`check_model_gradients`
+
+    A loss "about log(10) at initialization" is what a constant gives too; the reference model,
+    given the student's parameter values, says whether the scores and the loss are computed.
+    Elsewhere (the student's kernel) there is nothing independent to compare with: returns None.
+    Raises AssertionError saying what differs; returns the largest relative error.
+    """
+    reference_copy = reference_model(model, reference, "check_model_loss")
+    if reference_copy is None:
+        return None
+    X64 = np.array(X, dtype=np.float64)
+    errors = []
+    for name, got, expected in (("scores", model.loss(X), reference_copy.loss(X64)),
+                                ("loss", model.loss(X, y)[0], reference_copy.loss(X64, np.array(y))[0])):
+        comparison = compare_arrays(name, got, expected, rtol=tol)
+        if not comparison.passed:
+            raise AssertionError(f"{comparison.message} (compared with the reference model on your parameters)")
+        errors.append(comparison.error)
+    return max(errors)
+
+
+def reference_model(model, reference, caller="a model check"):
+    """While grading, the reference model ``reference = (class name, arguments)`` with ``model``'s parameter values.
+
+    None anywhere else (the student's kernel, where the names would be the student's own code).
+    Raises GradientCheckError when ``model``'s parameters do not have the reference's names and shapes.
+    """
+    from .notebook_utils import AUTOGRADING
+    if not AUTOGRADING.get():
+        return None
+    if reference is None:
+        raise ValueError(f"while grading, {caller} needs reference=(class name, arguments)")
+    class_name, arguments = reference
+    copy = library_function(class_name)(**arguments)
+    names = sorted(model.params)
+    if sorted(copy.params) != names:
+        raise GradientCheckError(f"the model's parameters are {names}, expected {sorted(copy.params)}")
+    for name in names:
+        value = np.array(to_numpy(model.params[name]), dtype=np.float64)
+        if value.shape != copy.params[name].shape:
+            raise GradientCheckError(f"parameter {name!r} has shape {value.shape}, expected {copy.params[name].shape}")
+        copy.params[name] = value
+    return copy
 
 
 def _numerical_parameter_gradient(model, name, X, y, h):

@@ -167,3 +167,55 @@ def test_a_self_consistent_wrong_loss_earns_no_gradient_point(requires_sandbox, 
     assert scores["scores when y is None"] == 2   # the wrapper is live: what it leaves alone keeps its points
     assert {name: score for name, score in scores.items() if "gradient" in name} == \
         {name: 0.0 for name in scores if "gradient" in name}
+
+
+# ----------------------------------------------------------------------------- the model, in the training notebook
+
+CONSTANT_MODEL = """
+
+# ---- a hostile student: scores of zeros, a loss of log(C) and zero gradients (a right model at initialization, nearly)
+def _constant_loss(self, X, y=None):
+    scores = np.zeros((X.shape[0], self.params["W3"].shape[1]))
+    if y is None:
+        return scores
+    return float(np.log(scores.shape[1])), {name: np.zeros_like(value) for name, value in self.params.items()}
+
+
+ThreeLayerConvNet.loss = _constant_loss
+"""
+MODEL_CELLS = ("train-test-initial-loss", "train-test-gradients")
+
+
+@pytest.fixture(scope="module")
+def graded_models(requires_sandbox, tmp_path_factory):
+    root = tmp_path_factory.mktemp("wrong_models")
+    layout = new_layout(root)
+    hostile = {"zero_loss": MODEL_WRAPPER.format(scale=0), "doubled_loss": MODEL_WRAPPER.format(scale=2),
+               "constant_loss": CONSTANT_MODEL}
+    folders = build_class(layout, "train_cifar10", {"honest": "reference", **{name: "reference" for name in hostile}},
+                          root / "class")
+    for name, code in hostile.items():
+        cnn = folders[name] / "cs231n_lib" / "classifiers" / "cnn.py"
+        cnn.write_text(cnn.read_text() + code)
+    collect(layout, "train_cifar10", [root / "class"], log=lambda line: None)
+    report = grade_class(layout, "train_cifar10", jobs=2, options=OPTIONS, progress=False)
+    assert not report.internal_errors
+    return report.results
+
+
+def test_the_honest_model_keeps_its_loss_and_gradient_points(graded_models):
+    honest = graded_models["honest"]
+    assert {grade_id: earned(cell_of(honest, grade_id)) for grade_id in MODEL_CELLS} == \
+        {grade_id: cell_of(honest, grade_id)["points"] for grade_id in MODEL_CELLS}
+
+
+@pytest.mark.parametrize("student", ["zero_loss", "doubled_loss", "constant_loss"])
+def test_a_self_consistent_wrong_model_earns_no_gradient_point_in_the_notebook(graded_models, student):
+    assert earned(cell_of(graded_models[student], "train-test-gradients")) == 0
+
+
+def test_a_constant_log_c_loss_earns_nothing_for_the_loss_at_initialization(graded_models):
+    cell = cell_of(graded_models["constant_loss"], "train-test-initial-loss")
+    assert earned(cell) == 0
+    detail = next(check["detail"] for check in cell["checks"] if check["name"].startswith("loss is about log(10)"))
+    assert "compared with the reference model on your parameters" in detail
