@@ -275,3 +275,12 @@ def test_in_the_students_kernel_check_model_loss_has_nothing_to_compare_with(rng
     X, y = rng.standard_normal((4, 2, 6, 6)), np.array([0, 2, 1, 1])
     model = _ConstantLossModel(ThreeLayerConvNet(**MODEL_SIZES).params)
     assert check_model_loss(model, X, y, reference=("classifiers.cnn.ThreeLayerConvNet", MODEL_SIZES)) is None
+
+
+@pytest.mark.parametrize("bad", NON_FINITE)
+def test_grad_check_sparse_reports_a_non_finite_analytic_gradient_as_an_infinite_error(rng, bad):
+    x = rng.standard_normal(6)
+    analytic = 2 * x
+    analytic[:] = bad
+    errors = grad_check_sparse(lambda v: float(np.sum(v ** 2)), x, analytic, num_checks=3, seed=0, verbose=False)
+    assert errors == [np.inf] * 3
