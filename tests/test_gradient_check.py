@@ -203,6 +203,13 @@ def test_while_grading_a_non_finite_backward_fails(rng, grading, bad):
         check_gradient(layers.affine_forward, poisoned_backward, _affine_inputs(rng), reference=AFFINE)
 
 
+def test_while_grading_a_failure_says_which_of_the_pair_to_fix(rng, grading):
+    with pytest.raises(GradientCheckError, match="forward's output is wrong too: fix the forward first"):
+        check_gradient(_doubled_forward, _doubled_backward, _affine_inputs(rng), reference=AFFINE)
+    with pytest.raises(GradientCheckError, match="forward's output is right, so the error is in the backward"):
+        check_gradient(layers.affine_forward, _doubled_backward, _affine_inputs(rng), reference=AFFINE)
+
+
 def test_while_grading_a_right_backward_passes_even_after_a_wrong_forward(rng, grading):
     """A wrong forward is the forward's loss: the backward, given the right cache, is judged on its own."""
     errors = check_gradient(_zeros_forward, layers.affine_backward, _affine_inputs(rng), reference=AFFINE)

@@ -233,15 +233,23 @@ def check_gradient(forward, backward, inputs, dout=None, tol=1e-7, atol=1e-8, h=
             expected = eval_numerical_gradient_array(forward_of, args[position], dout, h=h)
         comparison = compare_arrays(f"gradient of {name!r}", analytic, expected, rtol=tol, atol=atol)
         if not comparison.passed:
+            hint = "" if truth is None else _forward_hint(out, reference_out, tol)
             if comparison.worst is None:   # a shape, NaN or infinity: the comparison's own words
-                raise GradientCheckError(f"{comparison.message} (compared with {judge})")
+                raise GradientCheckError(f"{comparison.message} (compared with {judge}){hint}")
             worst, analytic = comparison.worst, np.asarray(to_numpy(analytic), dtype=np.float64)
             raise GradientCheckError(
                 f"gradient of {name!r} disagrees with {judge} at index {worst}: analytic "
                 f"{analytic[worst]:.6g}, expected {expected[worst]:.6g}, relative error "
-                f"{comparison.error:.3g} > {tol:g}")
+                f"{comparison.error:.3g} > {tol:g}{hint}")
         errors[name] = rel_error(expected, analytic)
     return errors
+
+
+def _forward_hint(out, reference_out, tol):
+    """Which of the pair to look at, from the forward's output on the same inputs (no more calls needed)."""
+    if compare_arrays("out", out, reference_out, rtol=tol).passed:
+        return "; the forward's output is right, so the error is in the backward"
+    return "; the forward's output is wrong too: fix the forward first"
 
 
 def check_model_gradients(model, X, y, reference=None, tol=1e-4, atol=1e-7, h=1e-6):
