@@ -219,3 +219,34 @@ def test_a_constant_log_c_loss_earns_nothing_for_the_loss_at_initialization(grad
     assert earned(cell) == 0
     detail = next(check["detail"] for check in cell["checks"] if check["name"].startswith("loss is about log(10)"))
     assert "compared with the reference model on your parameters" in detail
+
+
+# ----------------------------------------------------------------------------- im2col and col2im, a pair of zeros
+
+ZERO_WINDOWS = """
+
+# ---- a hostile student: im2col and col2im return zeros of the right shape (they are adjoint to each other)
+_right_im2col, _right_col2im = im2col, col2im
+
+
+def im2col(x, filter_height, filter_width, stride, pad, dilation=1):
+    return _right_im2col(x, filter_height, filter_width, stride, pad, dilation) * 0
+
+
+def col2im(cols, x_shape, filter_height, filter_width, stride, pad, dilation=1):
+    return _right_col2im(cols, x_shape, filter_height, filter_width, stride, pad, dilation) * 0
+"""
+
+
+def test_zero_im2col_and_col2im_earn_nothing_for_col2im_and_the_fast_backward(requires_sandbox, tmp_path):
+    layout = new_layout(tmp_path)
+    folders = build_class(layout, "im2col", {"honest": "reference", "zeros": "reference"}, tmp_path / "class")
+    module = folders["zeros"] / "cs231n_lib" / "im2col.py"
+    module.write_text(module.read_text() + ZERO_WINDOWS)
+    collect(layout, "im2col", [tmp_path / "class"], log=lambda line: None)
+    report = grade_class(layout, "im2col", jobs=2, options=OPTIONS, progress=False)
+    assert not report.internal_errors
+    cells = ("im2col-test-col2im", "im2col-test-conv-backward")
+    honest, zeros = report.results["honest"], report.results["zeros"]
+    assert {c: earned(cell_of(honest, c)) for c in cells} == {c: cell_of(honest, c)["points"] for c in cells}
+    assert {c: earned(cell_of(zeros, c)) for c in cells} == {c: 0.0 for c in cells}
