@@ -46,7 +46,8 @@ from ..files import LIMITS, UnsafeFileError, read_regular_file, regular_files
 from ..notebooks import cell_lines, parse_submitted_notebook
 
 HOLD_KINDS = ("patch", "dynamic", "reference", "hook", "process", "files")
-GRADER_NAMES = {"Score", "score", "assert_close", "check_gradient", "rel_error", "report_error",
+GRADER_NAMES = {"Score", "score", "assert_close", "check_gradient", "check_model_gradients", "check_model_loss",
+                "rel_error", "report_error",
                 "eval_numerical_gradient_array", "eval_numerical_gradient", "notebook_utils", "gradient_check",
                 "quick_mode", "show_library_location"}
 MODULE_NAMES = {"np", "numpy", "xp", "builtins", "__builtins__", "sys", "os", "cs231n_lib", "layers", "math"}

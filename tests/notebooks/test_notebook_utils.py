@@ -151,7 +151,18 @@ def test_gradient_errors_print_as_cs231n_prints_them(capsys):
     notebook_utils.report_gradient_errors({"x": 8.05e-09, "w": 3.1e-10}, "conv_backward_naive")
     assert capsys.readouterr().out.splitlines() == [
         "Testing conv_backward_naive:", "dx error: 8.05e-09", "dw error: 3.10e-10",
-        "(each should be about 1e-8 or smaller; 1e-3 or larger means that gradient is wrong)"]
+        "(each should be about 1e-8 or smaller; 1e-3 or larger means that gradient is wrong)",
+        "(here your backward is compared with the numerical gradient of your own forward, which proves it right only "
+        "if the forward is; when graded, it is compared with the reference gradient)"]
+
+
+def test_while_grading_gradient_errors_do_not_speak_of_the_students_own_forward(capsys):
+    token = notebook_utils.AUTOGRADING.set(True)
+    try:
+        notebook_utils.report_gradient_errors({"x": 8.05e-09})
+    finally:
+        notebook_utils.AUTOGRADING.reset(token)
+    assert "your own forward" not in capsys.readouterr().out
 
 
 def test_earlier_work_is_found_or_named_with_the_files_to_bring(tmp_path, monkeypatch, capsys):

@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from cs231n_lib.gradient_check import non_finite_problem
+
 from ..remote import Remote
 
 MAX_ARRAY_BYTES = 8 * 2**20   # graded arrays are tiny; anything near this is garbage
@@ -95,10 +97,9 @@ class Returned:
         if tuple(array.shape) != tuple(expected_shape):
             raise Lost(f"{label} has shape {tuple(array.shape)}, expected {tuple(expected_shape)}")
         array = array.astype(np.float64)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            raise Lost(f"{label} holds {int(bad.sum())} NaN or infinite value(s) "
-                       f"(first at index {tuple(int(i) for i in np.argwhere(bad)[0])})")
+        problem = non_finite_problem(label, array)
+        if problem:
+            raise Lost(f"{problem}: a NaN or an infinity is never right")
         return array
 
     def has(self, path: str) -> bool:

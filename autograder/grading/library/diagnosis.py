@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from cs231n_lib.gradient_check import compare_arrays
+
 RTOL = 1e-5          # float32 arithmetic on our inputs stays well inside; real mistakes are O(1)
 
 
@@ -36,17 +38,19 @@ def tolerance(expected: np.ndarray, rtol: float = RTOL) -> float:
     return rtol * float(np.abs(expected).max(initial=0.0)) + 1e-12
 
 
-def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-12)
-    return float(np.abs(got - expected).max(initial=0.0)) / scale
-
-
 def compare(got: np.ndarray, expected: np.ndarray, label: str, layout: Layout = Layout(),
             rtol: float = RTOL) -> Verdict:
-    """Pass when every value is within ``rtol`` of the largest expected magnitude; else explain."""
-    if np.abs(got - expected).max(initial=0.0) <= tolerance(expected, rtol):
-        return Verdict(True, None, relative_error(got, expected))
-    return Verdict(False, explain(got, expected, label, layout), relative_error(got, expected))
+    """Pass when every value is within ``rtol`` of the largest expected magnitude; else explain.
+
+    The comparison is the library's own (``gradient_check.compare_arrays``, as in the notebooks):
+    a NaN or an infinity on either side never passes, and the verdict says so.
+    """
+    comparison = compare_arrays(label, got, expected, rtol=rtol, atol=1e-12, relative_to="largest")
+    if comparison.passed:
+        return Verdict(True, None, comparison.error)
+    if comparison.worst is None:   # a shape, NaN or infinity: nothing to explain beyond the comparison's words
+        return Verdict(False, comparison.message, comparison.error)
+    return Verdict(False, explain(got, expected, label, layout), comparison.error)
 
 
 def explain(got, expected, label, layout: Layout) -> str:

@@ -36,7 +36,8 @@ def _backward_checks(c: Checks, backward_key: str, forward: str, forward_args_fo
         c.add(label, points[name],
               lambda a, p=position, n=name, l=label: expect(a, backward_key, f"r.{p}", expected[n], l, layouts[n]))
     probe = plan_probe(c.plan, f"{c.task}/numerical", forward, forward_args_for, inputs, c.rng,
-                       samples=samples, output_path="r.0", output_shape=output_shape, timeout=c.call_timeout)
+                       samples=samples, output_path="r.0", output_shape=output_shape, timeout=c.call_timeout,
+                       expected=expected)
 
     def numerical(answers):
         returned = answers.returned(backward_key)
@@ -153,7 +154,8 @@ def conv_backward_checks(c: Checks):
     inputs = {"x": x, "w": w, "b": b}
     probe = plan_probe(c.plan, f"{c.task}/numerical", "layers.conv_forward_naive",
                        lambda nudged: (*(nudged.get(n, inputs[n]) for n in ("x", "w", "b")), conv_param),
-                       inputs, c.rng, samples=3, output_path="r.0", output_shape=out.shape, timeout=c.call_timeout)
+                       inputs, c.rng, samples=3, output_path="r.0", output_shape=out.shape, timeout=c.call_timeout,
+                       expected=expected)
 
     def numerical(answers):
         returned = answers.returned(key)
@@ -218,7 +220,8 @@ def max_pool_backward_checks(c: Checks):
 
     probe = plan_probe(c.plan, f"{c.task}/numerical", "layers.max_pool_forward_naive",
                        lambda nudged: (nudged.get("x", x), pool_param), {"x": x}, c.rng,
-                       samples=4, output_path="r.0", output_shape=dout.shape, timeout=c.call_timeout)
+                       samples=4, output_path="r.0", output_shape=dout.shape, timeout=c.call_timeout,
+                       expected={"x": dx})
 
     def numerical(answers):
         analytic = {"x": answers.returned(key).array("r", x.shape, "dx")}

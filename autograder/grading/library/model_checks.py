@@ -104,7 +104,8 @@ def loss_checks(c: Checks):
 
     probe = plan_probe(c.plan, f"{c.task}/numerical", loss_method,
                        lambda nudged: (_student_model({**params, **nudged}, 0.0), X, y),
-                       params, c.rng, samples=3, output_path="r.0", output_shape=(), timeout=c.call_timeout)
+                       params, c.rng, samples=3, output_path="r.0", output_shape=(), timeout=c.call_timeout,
+                       expected=grads)
 
     def numerical(answers):
         returned = answers.returned(key)

@@ -133,7 +133,10 @@ def test_a_conv_that_ignores_the_stride_is_told_so(requires_sandbox, tmp_path):
 
 
 def test_a_consistently_wrong_forward_and_backward_are_told_which_one(requires_sandbox, tmp_path):
-    """A backward that differentiates the student's (wrong) forward keeps the numerical check's point."""
+    """A backward that differentiates the student's (wrong) forward earns nothing, and is told to fix the forward.
+
+    (Before issue 16 it kept the numerical check's point: consistency was the only judge.)
+    """
     folder = make_submission(tmp_path, "no_stride_both", edits={"layers.py": [
         ("            top, left = i * stride, j * stride\n", "            top, left = i, j\n"),
         ("            rows = slice(i * stride, i * stride + (HH - 1) * dilation + 1, dilation)\n"
@@ -142,7 +145,9 @@ def test_a_consistently_wrong_forward_and_backward_are_told_which_one(requires_s
          "            cols = slice(j, j + (WW - 1) * dilation + 1, dilation)\n")]})
     result = grade(tmp_path, "no_stride_both", folder)
     backward = "layers.conv_backward_naive"
-    assert check_entry(result, backward, "agrees with the numerical gradient of your forward")["passed"]
+    numerical = check_entry(result, backward, "agrees with the numerical gradient of your forward")
+    assert not numerical["passed"]
+    assert "consistent with each other and both wrong, so fix conv_forward_naive first" in numerical["diagnosis"]
     assert not check_entry(result, backward, "dx")["passed"] and not check_entry(result, backward, "dw")["passed"]
     assert any("fix conv_forward_naive first" in n for n in function_entry(result, backward)["notes"])
 
