@@ -31,6 +31,10 @@ from .tasks import Assignment, Catalog, load_catalog
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "cs231n_lib"          # the library's package name (the folder students edit)
 COURSE_ID = "cs231n_convnet"
+# The checkpoint part of a grade (the submitted model, evaluated by the grader): its gradebook notebook,
+# with one grade cell, and its graded copy beside the student's notebook.
+CHECKPOINT_PART = "checkpoint"
+CHECKPOINT_CELL = "held-out-accuracy"
 # Files and folders that never belong in a course directory or a release.
 IGNORED_NAMES = ("__pycache__", ".ipynb_checkpoints", "*.pyc", ".DS_Store")
 

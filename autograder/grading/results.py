@@ -67,10 +67,11 @@ def write_result(path: Path, result: dict) -> None:
     files.write_json_atomically(path, result)
 
 
-def submission_fingerprint(submission: Path, notebook: str, own_files) -> str:
-    """SHA-256 of what grading reads of a submission: the notebook and the student's library files."""
+def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files=()) -> str:
+    """SHA-256 of what grading reads of a submission: the notebook, the student's library files and
+    ``graded_files`` (a model checkpoint the grader evaluates)."""
     digest = hashlib.sha256()
-    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)]:
+    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)] + list(graded_files):
         try:
             data = read_regular_file(submission, relative, LIMITS.notebook_bytes)
         except UnsafeFileError:
@@ -79,9 +80,11 @@ def submission_fingerprint(submission: Path, notebook: str, own_files) -> str:
     return digest.hexdigest()
 
 
-def grader_fingerprint(spec: NotebookSpec, options) -> str:
-    """SHA-256 of everything but the submission that a grade depends on."""
+def grader_fingerprint(spec: NotebookSpec, options, checkpoint: str = "") -> str:
+    """SHA-256 of everything but the submission that a grade depends on (``checkpoint``: the fingerprint
+    of the checkpoint part's settings and held-out set)."""
     digest = hashlib.sha256()
+    digest.update(checkpoint.encode())
     digest.update(spec_fingerprint(spec).encode())
     digest.update(_sources_fingerprint().encode())
     scoring = {name: value for name, value in dataclasses.asdict(options).items() if name != "force"}
