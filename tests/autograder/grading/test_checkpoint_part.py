@@ -1,0 +1,77 @@
+"""The checkpoint part without a sandbox: the held-out set's three cases, the time bound, links."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from autograder.errors import ReleaseError
+from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, lost_checkpoint
+from cs231n_lib.checkpoint import save_checkpoint
+from cs231n_lib.classifiers import ConvNet
+
+from ..conftest import new_layout
+
+
+@pytest.fixture
+def course(tmp_path):
+    layout = new_layout(tmp_path)
+    config = dataclasses.replace(layout.catalog().get("train_cifar10").checkpoint, held_out="heldout.npz")
+    layout.course_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.savez(layout.course_dir / "heldout.npz", X=rng.integers(0, 256, (250, 3, 32, 32)).astype(np.uint8),
+             y=rng.integers(0, 10, 250))
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    return layout, config, submission
+
+
+def write_model(folder):
+    model = ConvNet("INPUT-32x32x3 -> CONV3-4 -> RELU -> POOL2 -> FC", seed=0)
+    save_checkpoint(folder / "best_model.npz", model, mean_image=np.full((3, 32, 32), 128.0), scale=60.0)
+
+
+def test_without_a_held_out_set_the_part_is_not_graded_and_counts_nothing(course):
+    layout, config, submission = course
+    write_model(submission)
+    plan = checkpoint_plan(layout, dataclasses.replace(config, held_out="private/missing.npz"))
+    part = grade_checkpoint(submission, plan)
+    assert (part["status"], part["score"], part["max_score"]) == ("not graded", 0.0, 0.0)
+    assert part["reason"].startswith("not graded: no held-out set (no file ") and "missing.npz" in part["reason"]
+    assert lost_checkpoint(plan, "the grader failed")["status"] == "not graded"
+
+
+def test_a_malformed_held_out_set_stops_grading_saying_what_it_should_hold(course):
+    layout, config, _ = course
+    np.savez(layout.course_dir / "bad.npz", X=np.zeros((5, 3, 32, 32)) + 300.0, y=np.zeros(5, dtype=np.int64))
+    with pytest.raises(ReleaseError, match=r"X must hold raw pixels in 0..255 .* got values in 300.0..300.0"):
+        checkpoint_plan(layout, dataclasses.replace(config, held_out="bad.npz"))
+    np.savez(layout.course_dir / "bad.npz", images=np.zeros((5, 3, 32, 32)))
+    with pytest.raises(ReleaseError, match=r"expected an .npz of X \(N, C, H, W\) pixels 0..255 and y"):
+        checkpoint_plan(layout, dataclasses.replace(config, held_out="bad.npz"))
+
+
+def test_an_evaluation_over_its_time_bound_gets_zero_with_the_reason(course):
+    layout, config, submission = course
+    write_model(submission)
+    graded = grade_checkpoint(submission, checkpoint_plan(layout, config))
+    assert graded["status"] == "graded" and graded["examples"] == 250
+    slow = grade_checkpoint(submission, checkpoint_plan(layout, dataclasses.replace(config, eval_seconds=1e-9)))
+    assert (slow["status"], slow["score"], slow["max_score"]) == ("lost", 0.0, 6.0)
+    assert "evaluating the model on 250 images took longer than 1e-09 s" in slow["reason"]
+
+
+def test_a_checkpoint_that_is_a_link_is_not_followed(course, tmp_path):
+    layout, config, submission = course
+    write_model(tmp_path)
+    os.symlink(tmp_path / "best_model.npz", submission / "best_model.npz")
+    part = grade_checkpoint(submission, checkpoint_plan(layout, config))
+    assert part["status"] == "lost" and part["reason"].startswith("best_model.npz could not be read")
+
+
+def test_a_file_over_the_size_bound_is_not_read(course):
+    layout, config, submission = course
+    (submission / "best_model.npz").write_bytes(bytes(2000))
+    part = grade_checkpoint(submission, checkpoint_plan(layout, dataclasses.replace(config, max_file_bytes=1000)))
+    assert part["status"] == "lost" and "could not be read: best_model.npz: larger than the limit" in part["reason"]
