@@ -19,7 +19,8 @@ temporary folder::
         grading/.grading_secret              the seed of each student's hidden inputs (0600)
         exports/grades.csv                   nbgrader's gradebook export
         exports/<a>/                         per_function.csv, integrity.csv, gradescope/<s>/results.json,
-                                             similarity/ (index.html, pairs.csv, reference.csv)
+                                             similarity/ (index.html, pairs.csv, reference.csv),
+                                             leaderboard/ (index.html, leaderboard.csv)
 """
 
 import dataclasses
@@ -152,3 +153,7 @@ class Layout:
 
     def similarity_dir(self, assignment: str) -> Path:
         return self.assignment_exports(assignment) / "similarity"
+
+    def leaderboard_dir(self, assignment: str) -> Path:
+        """The class's ranking by the held-out accuracy of the submitted models (index.html, leaderboard.csv)."""
+        return self.assignment_exports(assignment) / "leaderboard"

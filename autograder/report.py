@@ -34,6 +34,7 @@ from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
 from .grading.notebook_run import pending_manual_points
 from .grading.results import read_results
+from .leaderboard import student_pseudonym
 from .notebook_spec import notebook_spec
 
 # ----------------------------------------------------------------------------- results, with what TAs gave
@@ -107,12 +108,13 @@ def write_feedback(layout: Layout, assignment: str, students: list[str] | None =
         if students and student not in students:
             continue
         path = layout.feedback_dir(assignment, student) / "report.html"
-        write_bytes_atomically(path, render(result, title, forbidden).encode("utf-8"))
+        name = student_pseudonym(layout, student) if result.get("checkpoint") else None
+        write_bytes_atomically(path, render(result, title, forbidden, leaderboard_name=name).encode("utf-8"))
         written.append(path)
     return written
 
 
-def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str:
+def render(result: dict, title: str, forbidden: leak_scan.InstructorText, leaderboard_name: str | None = None) -> str:
     def text(value) -> str:
         """Escape run-produced text; withhold it when it quotes instructor-only text."""
         value = "" if value is None else str(value)
@@ -162,7 +164,7 @@ def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str
             parts.append(f"<tr><td><code>{e(function['task'])}</code></td><td>{_points(function['score'])} / "
                          f"{_points(function['max_score'])}</td><td>{rows}{notes}</td></tr>")
         parts.append("</table>")
-    parts += checkpoint_html(result.get("checkpoint"), text)
+    parts += checkpoint_html(result.get("checkpoint"), text, leaderboard_name)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -175,8 +177,9 @@ def checkpoint_part_line(part: dict) -> str:
     return f"{part['score']:g} / {part['max_score']:g} points: {part['reason']}"
 
 
-def checkpoint_html(part: dict | None, text) -> list[str]:
-    """The feedback's section on the submitted model (``text`` escapes and withholds run-made text)."""
+def checkpoint_html(part: dict | None, text, leaderboard_name: str | None = None) -> list[str]:
+    """The feedback's section on the submitted model (``text`` escapes and withholds run-made text), with
+    the student's name on a leaderboard posted with pseudonyms."""
     if not part:
         return []
     e = html.escape
@@ -190,6 +193,9 @@ def checkpoint_html(part: dict | None, text) -> list[str]:
     if part.get("spec"):
         rows.append(f"<p class='muted'>architecture: <code>{text(part['spec'])}</code>, "
                     f"{part['parameters']:,} parameters, {part['flops_per_image']:,} FLOPs per image</p>")
+    if leaderboard_name and part["status"] == "graded":
+        rows.append(f"<p class='muted'>On the class leaderboard posted with pseudonyms, you are "
+                    f"<b>{html.escape(leaderboard_name)}</b>.</p>")
     return rows
 
 

@@ -13,6 +13,8 @@ with plain NumPy. Students:
   images' bytes (100% in the notebook's own check), with an untrained checkpoint: nothing for accuracy;
 - ``pickler``, ``pickled_array``, ``malformed``, ``oversized``, ``nothing``: 0 for the model, each
   with its reason, and the batch finishes.
+
+The leaderboard ranks the three measured models, by id or by pseudonym.
 """
 
 import csv
@@ -28,11 +30,13 @@ import numpy as np
 import pytest
 
 from autograder import nbgrader
+from autograder.__main__ import main as autograder_main
 from autograder.class_simulation import build_class
 from autograder.collect import collect
 from autograder.course import CHECKPOINT_CELL, CHECKPOINT_PART
 from autograder.grading.batch import grade_class
 from autograder.grading.job import GradingOptions
+from autograder.leaderboard import leaderboard, student_pseudonym, write_leaderboard
 from autograder.notebooks import read_notebook, write_notebook
 from autograder.report import (export_gradescope, export_per_function_csv, grade_table, integrity_report,
                                write_feedback)
@@ -219,3 +223,31 @@ def test_a_reported_accuracy_far_from_the_measurement_is_an_integrity_finding(gr
     assert not finding.hold and not report.results["liar"]["integrity"]["held"]
     assert f"reports 95.0% validation accuracy; the grader measured {expected:.1%}" in finding.what
     assert report.results["liar"]["checkpoint"]["score"] == 4.0   # the points come from the measurement alone
+
+
+def test_the_leaderboard_ranks_the_measured_models_with_ids_or_pseudonyms(graded, capsys):
+    layout, report, expected = graded
+    assert autograder_main(["leaderboard", ASSIGNMENT, "--course-dir", str(layout.course_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert f"  1. ada  {expected:.1%}  tier 60%" in printed and f"  1. liar  {expected:.1%}" in printed
+    assert "  3. lookup" in printed and "5 submission(s) without a measured model" in printed
+    folder = layout.leaderboard_dir(ASSIGNMENT)
+    with open(folder / "leaderboard.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["rank"], row["student"], row["tier"]) for row in rows] == \
+        [("1", "ada", "60%"), ("1", "liar", "60%"), ("3", "lookup", "below 50%")]
+    assert float(rows[0]["accuracy"]) == pytest.approx(expected, abs=1e-4)
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "<script" not in page and "http" not in page.replace("http-equiv", "")
+    assert f"<td>ada</td><td class='n'>{expected:.1%}</td>" in page
+
+    board = leaderboard(layout, ASSIGNMENT, pseudonyms=True)
+    names = {student: student_pseudonym(layout, student) for student in ("ada", "liar", "lookup")}
+    assert sorted(entry.name for entry in board.entries) == sorted(names.values())
+    assert len(set(names.values())) == 3 and not set(names.values()) & set(names)
+    assert board.entries[-1].name == names["lookup"]
+    write_leaderboard(layout, board, "Train a ConvNet on CIFAR-10")
+    posted = (folder / "index.html").read_text(encoding="utf-8")
+    assert not any(f">{student}<" in posted for student in report.results)   # no id on the posted page
+    feedback = (layout.feedback_dir(ASSIGNMENT, "ada") / "report.html").read_text(encoding="utf-8")
+    assert f"you are <b>{names['ada']}</b>" in feedback
