@@ -1,4 +1,4 @@
-"""The checkpoint part without a sandbox: the held-out set's three cases, the time bound, links."""
+"""The checkpoint part without a sandbox: where the held-out set comes from, the time bound, links."""
 
 import dataclasses
 import os
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from autograder.errors import ReleaseError
-from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, lost_checkpoint
+from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, held_out_arrays, lost_checkpoint
 from cs231n_lib.checkpoint import save_checkpoint
 from cs231n_lib.classifiers import ConvNet
 
+from ...datasets.conftest import batch_dicts, write_batches
 from ..conftest import new_layout
 
 
@@ -75,3 +76,27 @@ def test_a_file_over_the_size_bound_is_not_read(course):
     (submission / "best_model.npz").write_bytes(bytes(2000))
     part = grade_checkpoint(submission, checkpoint_plan(layout, dataclasses.replace(config, max_file_bytes=1000)))
     assert part["status"] == "lost" and "could not be read: best_model.npz: larger than the limit" in part["reason"]
+
+
+def test_the_default_held_out_set_is_cifar10s_test_split_where_the_loaders_find_it(course, tmp_path, monkeypatch):
+    """A small CIFAR-10 in the real format; the expected accuracy computed from its pickled rows."""
+    layout, config, submission = course
+    folder = write_batches(tmp_path / "data" / "cifar-10-batches-py")
+    monkeypatch.setenv("CS231N_DATA", str(folder.parent))
+    rng = np.random.default_rng(1)
+    model = ConvNet("INPUT-32x32x3 -> AVGPOOL8 -> FC-10", seed=0)
+    model.params = {"W1": rng.standard_normal((48, 10)).astype(np.float32), "b1": np.zeros(10, np.float32)}
+    save_checkpoint(submission / "best_model.npz", model, mean_image=np.full((3, 32, 32), 100.0), scale=50.0)
+    plan = checkpoint_plan(layout, dataclasses.replace(config, held_out="cifar10-test"))
+    part = grade_checkpoint(submission, plan)
+
+    test_batch = batch_dicts()["test_batch"]
+    rows = np.asarray(test_batch[b"data"], dtype=np.float64)   # (N, 3072), each row C, H, W
+    blocks = ((rows.reshape(-1, 3, 32, 32) - 100.0) / 50.0).reshape(-1, 3, 4, 8, 4, 8).mean(axis=(3, 5))
+    predicted = (blocks.reshape(len(rows), 48) @ model.params["W1"].astype(np.float64)).argmax(axis=1)
+    expected = float(np.mean(predicted == np.asarray(test_batch[b"labels"])))
+    assert part["status"] == "graded" and part["held_out"] == f"CIFAR-10 test split ({len(rows)} images)"
+    assert part["accuracy"] == pytest.approx(expected)
+    images, labels = held_out_arrays(plan.held_out.kind, plan.held_out.path, plan.held_out.sha256)
+    np.testing.assert_array_equal(images, rows.reshape(-1, 3, 32, 32))   # (N, C, H, W): the stored order
+    np.testing.assert_array_equal(labels, test_batch[b"labels"])
