@@ -11,7 +11,7 @@ The part of a result (docs/autograder-sandbox.md, "The result file")::
 
     {"file", "status": "graded" | "lost" | "not graded", "score", "max_score", "accuracy",
      "tier", "reason", "held_out", "examples", "spec", "parameters", "flops_per_image",
-     "reported_accuracy", "seconds"}
+     "reported_accuracy", "seconds", "timed_out"}
 
 "not graded" (no held-out set on this machine) counts neither for nor against the student:
 ``max_score`` 0, and every report says why.
@@ -122,7 +122,7 @@ def _empty_part(plan: CheckpointPlan) -> dict:
     part = {"file": config.file, "status": "lost", "score": 0.0, "max_score": config.points, "accuracy": None,
             "tier": None, "reason": None, "held_out": None, "examples": 0, "spec": None, "parameters": None,
             "flops_per_image": None, "reported_accuracy": None, "honesty_margin": config.honesty_margin,
-            "seconds": 0.0}
+            "seconds": 0.0, "timed_out": False}
     if plan.held_out is None:
         return part | {"status": "not graded", "max_score": 0.0, "reason": plan.not_graded}
     return part | {"held_out": plan.held_out.description}
@@ -156,7 +156,7 @@ def grade_checkpoint(submission: Path, plan: CheckpointPlan) -> dict:
     correct = 0
     for start in range(0, len(labels), BATCH):
         if time.monotonic() - started > config.eval_seconds:
-            return part | {"seconds": round(time.monotonic() - started, 2),
+            return part | {"seconds": round(time.monotonic() - started, 2), "timed_out": True,
                            "reason": f"evaluating the model on {len(labels):,} images took longer than "
                                      f"{config.eval_seconds:g} s (after {start:,}): make it smaller or faster"}
         scores = checkpoint.scores(images[start:start + BATCH])

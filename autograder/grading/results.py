@@ -33,15 +33,16 @@ def check_student_id(student_id: str) -> None:
 
 
 def reached_a_time_limit(result: dict) -> bool:
-    """Whether any part of ``result`` ended at a time limit: a notebook cell, a library call, or
-    either process (its wall clock, or a reply that did not come in time). What another
-    student's load on the machine could cause."""
+    """Whether any part of ``result`` ended at a time limit: a notebook cell, a library call,
+    either process (its wall clock, or a reply that did not come in time), or the evaluation of
+    the submitted model. What another student's load on the machine could cause."""
     notebook = result.get("notebook") or {}
     library = result.get("library") or {}
     runs = [notebook.get("run") or {}, library.get("run") or {}]
     return (any(cell.get("status") == "timeout" for cell in notebook.get("cells", []))
             or any(run.get("timed_out") or run.get("unanswered") for run in runs)
-            or bool(library.get("timed_out_functions")))
+            or bool(library.get("timed_out_functions"))
+            or bool((result.get("checkpoint") or {}).get("timed_out")))
 
 
 def read_result(path: Path) -> dict | None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from autograder.errors import ReleaseError
+from autograder.grading.results import reached_a_time_limit
 from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, held_out_arrays, lost_checkpoint
 from cs231n_lib.checkpoint import save_checkpoint
 from cs231n_lib.classifiers import ConvNet
@@ -61,6 +62,8 @@ def test_an_evaluation_over_its_time_bound_gets_zero_with_the_reason(course):
     slow = grade_checkpoint(submission, checkpoint_plan(layout, dataclasses.replace(config, eval_seconds=1e-9)))
     assert (slow["status"], slow["score"], slow["max_score"]) == ("lost", 0.0, 6.0)
     assert "evaluating the model on 250 images took longer than 1e-09 s" in slow["reason"]
+    # Another student's load can cause that: like any time limit, it is confirmed with the machine alone.
+    assert reached_a_time_limit({"checkpoint": slow}) and not reached_a_time_limit({"checkpoint": graded})
 
 
 def test_a_checkpoint_that_is_a_link_is_not_followed(course, tmp_path):
