@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from autograder.grading.results import reached_a_time_limit
 from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, held_out_arrays, lost_checkpoint
 from cs231n_lib.checkpoint import save_checkpoint
 from cs231n_lib.classifiers import ConvNet
+from cs231n_lib.data_utils import get_CIFAR10_data
+from cs231n_lib.datasets.archive import safe_extract
+from cs231n_lib.solver import Solver
 
 from ...datasets.conftest import batch_dicts, write_batches
 from ..conftest import new_layout
@@ -103,3 +107,28 @@ def test_the_default_held_out_set_is_cifar10s_test_split_where_the_loaders_find_
     images, labels = held_out_arrays(plan.held_out.kind, plan.held_out.path, plan.held_out.sha256)
     np.testing.assert_array_equal(images, rows.reshape(-1, 3, 32, 32))   # (N, C, H, W): the stored order
     np.testing.assert_array_equal(labels, test_batch[b"labels"])
+
+
+SHARED_CIFAR10 = Path(__file__).resolve().parents[4] / "shared" / "data" / "cifar-10-python.tar.gz"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_CIFAR10.is_file(), reason=f"no local CIFAR-10 archive at {SHARED_CIFAR10}")
+def test_a_model_trained_on_real_cifar10_is_graded_on_its_test_split(course, tmp_path, monkeypatch):
+    """The course's data copy, when this machine has it: a short training run, its checkpoint graded."""
+    layout, config, submission = course
+    safe_extract(SHARED_CIFAR10, tmp_path)
+    monkeypatch.setenv("CS231N_DATA", str(tmp_path))
+    data = get_CIFAR10_data(num_training=4000, num_validation=500, num_test=0, with_mean_image=True)
+    scale = float(data["X_train"].std())
+    scaled = {key: value / scale if key.startswith("X") else value for key, value in data.items()}
+    model = ConvNet("CONV5-16 -> RELU -> POOL4 -> FC", input_dim=(3, 32, 32), seed=0)
+    solver = Solver(model, scaled, update_rule="adam", optim_config={"learning_rate": 2e-3}, batch_size=100,
+                    num_epochs=2, verbose=False)
+    solver.train()
+    save_checkpoint(submission / "best_model.npz", model, data["mean_image"], scale,
+                    reported_accuracy=solver.best_val_acc)
+    part = grade_checkpoint(submission, checkpoint_plan(layout, dataclasses.replace(config, held_out="cifar10-test")))
+    assert part["status"] == "graded" and part["held_out"] == "CIFAR-10 test split (10,000 images)"
+    assert 0.25 < part["accuracy"] < 0.5 and part["tier"] == "below 50%" and part["score"] == 0.0
+    assert abs(part["accuracy"] - solver.best_val_acc) < 0.05   # validation and test agree: an honest report
