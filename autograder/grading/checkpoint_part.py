@@ -32,7 +32,11 @@ from ..errors import ReleaseError
 from ..files import UnsafeFileError, read_regular_file
 from ..tasks import CIFAR10_TEST, CheckpointGrading
 
-BATCH = 100   # images per forward pass: the time limit is checked between batches
+BATCH = 100   # images per forward pass at most: the time limit is checked between batches
+# Activations a forward pass may hold at once (the layers keep their inputs): 2**26 values, 256 MB
+# in float32. A model with large volumes is evaluated in smaller batches (down to one image; the
+# FLOPs bound keeps one image's volumes to some tens of millions of values).
+EVAL_VALUES = 2**26
 PIXEL_RANGE = (0.0, 255.0)
 
 
@@ -152,18 +156,28 @@ def grade_checkpoint(submission: Path, plan: CheckpointPlan) -> dict:
     if checkpoint.mean_image.shape != images.shape[1:]:
         return part | {"reason": f"the model takes images of shape {checkpoint.mean_image.shape}; the held-out "
                                  f"images have shape {images.shape[1:]}"}
+    try:
+        return _evaluate(part, checkpoint, images, labels, config)
+    except MemoryError:   # within the bounds, but not on this machine today: this part only
+        return part | {"reason": f"evaluating the model ran out of memory on this grading machine "
+                                 f"({checkpoint.activations_per_image:,} activations per image); tell your instructor"}
+
+
+def _evaluate(part: dict, checkpoint, images, labels, config: CheckpointGrading) -> dict:
+    """Predict the held-out images in batches (within the time bound) and score the accuracy by tiers."""
+    batch = max(1, min(BATCH, EVAL_VALUES // max(checkpoint.activations_per_image, 1)))
     started = time.monotonic()
     correct = 0
-    for start in range(0, len(labels), BATCH):
+    for start in range(0, len(labels), batch):
         if time.monotonic() - started > config.eval_seconds:
             return part | {"seconds": round(time.monotonic() - started, 2), "timed_out": True,
                            "reason": f"evaluating the model on {len(labels):,} images took longer than "
                                      f"{config.eval_seconds:g} s (after {start:,}): make it smaller or faster"}
-        scores = checkpoint.scores(images[start:start + BATCH])
-        if scores.ndim != 2 or len(scores) != len(images[start:start + BATCH]):
+        scores = checkpoint.scores(images[start:start + batch])
+        if scores.ndim != 2 or len(scores) != len(images[start:start + batch]):
             return part | {"reason": f"the model gives scores of shape {scores.shape}, not one score vector "
                                      f"per image"}
-        correct += int(np.sum(scores.argmax(axis=1) == labels[start:start + BATCH]))
+        correct += int(np.sum(scores.argmax(axis=1) == labels[start:start + batch]))
     accuracy = correct / len(labels)
     reached = [(threshold, points) for threshold, points in config.tiers if accuracy >= threshold]
     tier = f"{reached[-1][0]:.0%}" if reached else f"below {config.tiers[0][0]:.0%}"

@@ -95,7 +95,8 @@ class Checkpoint:
     """A loaded checkpoint: the rebuilt model and its preprocessing.
 
     model: a ConvNet on NumPy with the saved parameters. mean_image: (C, H, W) float64.
-    scale: a positive float. parameters, flops_per_image: the model's size and cost.
+    scale: a positive float. parameters, flops_per_image, activations_per_image: the model's
+    size and the cost of one image's forward pass (``architecture.summarize``).
     """
     architecture: str
     spec: str
@@ -104,6 +105,7 @@ class Checkpoint:
     scale: float
     parameters: int
     flops_per_image: int
+    activations_per_image: int = 0
     reported_accuracy: float | None = None
 
     def model_input(self, raw_images):
@@ -333,7 +335,7 @@ def _build(entries, limits):
                               f"{', '.join(PREPROCESS_ENTRIES)} and {PARAMETER_PREFIX}<name> parameters")
     return Checkpoint(architecture=architecture, spec=spec, model=model, mean_image=mean_image, scale=scale,
                       parameters=summary.total_parameters, flops_per_image=summary.flops,
-                      reported_accuracy=_reported_accuracy(entries))
+                      activations_per_image=summary.total_activations, reported_accuracy=_reported_accuracy(entries))
 
 
 def _reported_accuracy(entries):

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from autograder.errors import ReleaseError
+from autograder.grading import checkpoint_part
 from autograder.grading.results import reached_a_time_limit
 from autograder.grading.checkpoint_part import checkpoint_plan, grade_checkpoint, held_out_arrays, lost_checkpoint
-from cs231n_lib.checkpoint import save_checkpoint
+from cs231n_lib.checkpoint import Checkpoint, save_checkpoint
 from cs231n_lib.classifiers import ConvNet
 from cs231n_lib.data_utils import get_CIFAR10_data
 from cs231n_lib.datasets.archive import safe_extract
@@ -132,3 +133,24 @@ def test_a_model_trained_on_real_cifar10_is_graded_on_its_test_split(course, tmp
     assert part["status"] == "graded" and part["held_out"] == "CIFAR-10 test split (10,000 images)"
     assert 0.25 < part["accuracy"] < 0.5 and part["tier"] == "below 50%" and part["score"] == 0.0
     assert abs(part["accuracy"] - solver.best_val_acc) < 0.05   # validation and test agree: an honest report
+
+
+def test_large_volumes_are_evaluated_in_smaller_batches_and_running_out_of_memory_loses_only_this_part(
+        course, monkeypatch):
+    layout, config, submission = course
+    model = ConvNet("INPUT-32x32x3 -> CONV1-300 -> RELU -> POOL32 -> FC", seed=0)   # 0.6 M activations per image
+    save_checkpoint(submission / "best_model.npz", model, mean_image=np.full((3, 32, 32), 128.0), scale=60.0)
+    plan = checkpoint_plan(layout, config)
+    batches = []
+    original = Checkpoint.scores
+    monkeypatch.setattr(Checkpoint, "scores", lambda self, raw: batches.append(len(raw)) or original(self, raw))
+    monkeypatch.setattr(checkpoint_part, "EVAL_VALUES", 2 * 10**6)
+    part = grade_checkpoint(submission, plan)
+    assert part["status"] == "graded" and max(batches) == 3 and sum(batches) == 250
+
+    def out_of_memory(self, raw):
+        raise MemoryError
+    monkeypatch.setattr(Checkpoint, "scores", out_of_memory)
+    part = grade_checkpoint(submission, plan)
+    assert (part["status"], part["score"], part["max_score"]) == ("lost", 0.0, 6.0)
+    assert part["reason"].startswith("evaluating the model ran out of memory on this grading machine (617,782 activations per image)")
