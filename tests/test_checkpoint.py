@@ -163,3 +163,11 @@ def test_saving_refuses_bad_preprocessing_and_other_models():
         saved_bytes(scale=-1.0)
     with pytest.raises(TypeError, match="a checkpoint holds a ConvNet or a ThreeLayerConvNet"):
         save_checkpoint(io.BytesIO(), object(), np.zeros((3, 8, 8)), 1.0)
+
+
+def test_a_damaged_file_is_refused_with_its_reason():
+    data = bytearray(saved_bytes())
+    start = data.index(b"param_W2.npy") + len("param_W2.npy")   # the member's compressed bytes follow its name
+    data[start + 40:start + 60] = bytes(20)
+    assert "array 'param_W2' cannot be read from the file" in refused(bytes(data))
+    assert "not an .npz file" in refused(bytes(data[:len(data) // 2]))   # cut short: no zip directory

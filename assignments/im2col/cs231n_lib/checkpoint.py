@@ -54,6 +54,7 @@ import dataclasses
 import io
 import os
 import zipfile
+import zlib
 
 from .architecture import summarize
 from .backend import np, to_numpy
@@ -242,6 +243,15 @@ def _check_directory(archive, limits):
 
 def _read_member(archive, name, limits):
     """One array, its header checked before its data: no objects (pickles), a size that fits."""
+    try:
+        return _read_checked_array(archive, name, limits)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
+        # A damaged member (bad CRC, truncated data), an encrypted one, an unknown compression.
+        raise CheckpointError(f"array {name!r} cannot be read from the file ({type(error).__name__}: {error}); "
+                              f"save the checkpoint again") from None
+
+
+def _read_checked_array(archive, name, limits):
     with archive.open(name + ".npy") as member:
         try:
             version = np.lib.format.read_magic(member)
