@@ -150,6 +150,9 @@ def grade_checkpoint(submission: Path, plan: CheckpointPlan) -> dict:
         checkpoint = load_checkpoint(io.BytesIO(data), limits=limits)
     except CheckpointError as error:
         return part | {"reason": f"{config.file} is not a usable checkpoint: {error}"}
+    except Exception as error:  # noqa: BLE001  a case the loader does not name yet: this part only, with why
+        return part | {"reason": f"{config.file} could not be loaded ({type(error).__name__}: {str(error)[:200]}); "
+                                 f"tell your instructor"}
     part |= {"spec": checkpoint.spec, "parameters": checkpoint.parameters,
              "flops_per_image": checkpoint.flops_per_image, "reported_accuracy": checkpoint.reported_accuracy}
     images, labels = held_out_arrays(held_out.kind, held_out.path, held_out.sha256)
@@ -161,6 +164,9 @@ def grade_checkpoint(submission: Path, plan: CheckpointPlan) -> dict:
     except MemoryError:   # within the bounds, but not on this machine today: this part only
         return part | {"reason": f"evaluating the model ran out of memory on this grading machine "
                                  f"({checkpoint.activations_per_image:,} activations per image); tell your instructor"}
+    except Exception as error:  # noqa: BLE001  a loaded model the library cannot run: this part only, with why
+        return part | {"reason": f"the model could not be evaluated ({type(error).__name__}: {str(error)[:200]}); "
+                                 f"tell your instructor"}
 
 
 def _evaluate(part: dict, checkpoint, images, labels, config: CheckpointGrading) -> dict:

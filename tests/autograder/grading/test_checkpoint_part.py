@@ -154,3 +154,16 @@ def test_large_volumes_are_evaluated_in_smaller_batches_and_running_out_of_memor
     part = grade_checkpoint(submission, plan)
     assert (part["status"], part["score"], part["max_score"]) == ("lost", 0.0, 6.0)
     assert part["reason"].startswith("evaluating the model ran out of memory on this grading machine (617,782 activations per image)")
+
+
+def test_an_error_the_loader_does_not_name_loses_this_part_only(course, monkeypatch):
+    layout, config, submission = course
+    write_model(submission)
+
+    def unexpected(*args, **kwargs):
+        raise TypeError("a case nobody foresaw")
+    monkeypatch.setattr(checkpoint_part, "load_checkpoint", unexpected)
+    part = grade_checkpoint(submission, checkpoint_plan(layout, config))
+    assert (part["status"], part["score"], part["max_score"]) == ("lost", 0.0, 6.0)
+    assert part["reason"] == ("best_model.npz could not be loaded (TypeError: a case nobody foresaw); "
+                              "tell your instructor")
