@@ -3,11 +3,11 @@
 import argparse
 import sys
 
-from .commands import collect, demo, export, feedback, grade, integrity, release, similarity
+from .commands import collect, demo, export, feedback, grade, integrity, leaderboard, release, similarity
 from .errors import ReleaseError
 
 # Add a command: write autograder/commands/<name>.py (NAME, HELP, configure, run) and list it here.
-COMMANDS = (release, collect, grade, feedback, export, integrity, similarity, demo)
+COMMANDS = (release, collect, grade, feedback, export, integrity, similarity, leaderboard, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,8 @@ temporary folder::
         grading/.grading_secret              the seed of each student's hidden inputs (0600)
         exports/grades.csv                   nbgrader's gradebook export
         exports/<a>/                         per_function.csv, integrity.csv, gradescope/<s>/results.json,
-                                             similarity/ (index.html, pairs.csv, reference.csv)
+                                             similarity/ (index.html, pairs.csv, reference.csv),
+                                             leaderboard/ (index.html, leaderboard.csv)
 """
 
 import dataclasses
@@ -31,6 +32,10 @@ from .tasks import Assignment, Catalog, load_catalog
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "cs231n_lib"          # the library's package name (the folder students edit)
 COURSE_ID = "cs231n_convnet"
+# The checkpoint part of a grade (the submitted model, evaluated by the grader): its gradebook notebook,
+# with one grade cell, and its graded copy beside the student's notebook.
+CHECKPOINT_PART = "checkpoint"
+CHECKPOINT_CELL = "held-out-accuracy"
 # Files and folders that never belong in a course directory or a release.
 IGNORED_NAMES = ("__pycache__", ".ipynb_checkpoints", "*.pyc", ".DS_Store")
 
@@ -148,3 +153,7 @@ class Layout:
 
     def similarity_dir(self, assignment: str) -> Path:
         return self.assignment_exports(assignment) / "similarity"
+
+    def leaderboard_dir(self, assignment: str) -> Path:
+        """The class's ranking by the held-out accuracy of the submitted models (index.html, leaderboard.csv)."""
+        return self.assignment_exports(assignment) / "leaderboard"

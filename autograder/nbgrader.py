@@ -20,7 +20,7 @@ from nbgrader.api import (Assignment, Comment, Grade, Gradebook, MissingEntry, N
                           SubmittedNotebook)
 from nbgrader.utils import parse_utc
 
-from .course import COURSE_ID, Layout
+from .course import CHECKPOINT_CELL, CHECKPOINT_PART, COURSE_ID, Layout
 from .errors import ReleaseError
 from .notebook_spec import NotebookSpec
 from .notebooks import NOTEBOOK_CODE_STUB
@@ -171,6 +171,15 @@ def _ensure_cell(gradebook: Gradebook, name: str, notebook: str, assignment: str
         gradebook.db.commit()
 
 
+def ensure_checkpoint_cell(gradebook: Gradebook, spec: NotebookSpec, result: dict) -> None:
+    """The gradebook notebook of the checkpoint part (one grade cell), when ``result`` graded one, so that
+    nbgrader's export and formgrader count the model's held-out accuracy as they count the library."""
+    part = result.get("checkpoint")
+    if part and part["status"] != "not graded":
+        gradebook.update_or_create_notebook(CHECKPOINT_PART, spec.assignment)
+        _ensure_cell(gradebook, CHECKPOINT_CELL, CHECKPOINT_PART, spec.assignment, float(part["max_score"]))
+
+
 def library_max_scores(result: dict) -> dict[str, float]:
     library = result.get("library") or {}
     return {f["task"]: float(f["max_score"]) for f in library.get("functions", [])}
@@ -184,6 +193,9 @@ def scores_of(result: dict, spec: NotebookSpec) -> dict[tuple[str, str], float]:
               if cell["score"] is not None}
     for function in (result.get("library") or {}).get("functions", []):
         scores[(LIBRARY_NOTEBOOK, function["task"])] = float(function["score"])
+    part = result.get("checkpoint")
+    if part and part["status"] != "not graded":
+        scores[(CHECKPOINT_PART, CHECKPOINT_CELL)] = float(part["score"])
     return scores
 
 

@@ -34,6 +34,7 @@ from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
 from .grading.notebook_run import pending_manual_points
 from .grading.results import read_results
+from .leaderboard import student_pseudonym
 from .notebook_spec import notebook_spec
 
 # ----------------------------------------------------------------------------- results, with what TAs gave
@@ -71,7 +72,8 @@ def with_manual_grades(result: dict, grades: dict) -> dict:
         elif cell["score"] is None:   # neither missing nor left unanswered: a person's to grade
             cell["status"] = "needs manual grading"
     notebook["score"] = sum(cell["score"] or 0.0 for cell in notebook["cells"])
-    result["score"] = notebook["score"] + ((result.get("library") or {}).get("score") or 0.0)
+    result["score"] = (notebook["score"] + ((result.get("library") or {}).get("score") or 0.0)
+                       + ((result.get("checkpoint") or {}).get("score") or 0.0))
     result["pending_manual_points"] = pending_manual_points(notebook["cells"])
     return result
 
@@ -106,12 +108,13 @@ def write_feedback(layout: Layout, assignment: str, students: list[str] | None =
         if students and student not in students:
             continue
         path = layout.feedback_dir(assignment, student) / "report.html"
-        write_bytes_atomically(path, render(result, title, forbidden).encode("utf-8"))
+        name = student_pseudonym(layout, student) if result.get("checkpoint") else None
+        write_bytes_atomically(path, render(result, title, forbidden, leaderboard_name=name).encode("utf-8"))
         written.append(path)
     return written
 
 
-def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str:
+def render(result: dict, title: str, forbidden: leak_scan.InstructorText, leaderboard_name: str | None = None) -> str:
     def text(value) -> str:
         """Escape run-produced text; withhold it when it quotes instructor-only text."""
         value = "" if value is None else str(value)
@@ -161,8 +164,39 @@ def render(result: dict, title: str, forbidden: leak_scan.InstructorText) -> str
             parts.append(f"<tr><td><code>{e(function['task'])}</code></td><td>{_points(function['score'])} / "
                          f"{_points(function['max_score'])}</td><td>{rows}{notes}</td></tr>")
         parts.append("</table>")
+    parts += checkpoint_html(result.get("checkpoint"), text, leaderboard_name)
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def checkpoint_part_line(part: dict) -> str:
+    """One line about the checkpoint part: the accuracy and tier, or why there is none."""
+    if part["status"] == "graded":
+        return (f"held-out accuracy {part['accuracy']:.1%} on the {part['held_out']}: tier {part['tier']}, "
+                f"{part['score']:g} / {part['max_score']:g} points")
+    return f"{part['score']:g} / {part['max_score']:g} points: {part['reason']}"
+
+
+def checkpoint_html(part: dict | None, text, leaderboard_name: str | None = None) -> list[str]:
+    """The feedback's section on the submitted model (``text`` escapes and withholds run-made text), with
+    the student's name on a leaderboard posted with pseudonyms."""
+    if not part:
+        return []
+    e = html.escape
+    rows = [f"<h2>Trained model {e(part['file'])}: {_points(part['score'])} / {_points(part['max_score'])}</h2>",
+            "<p class='muted'>The grader rebuilt your model from the checkpoint with the course's own library "
+            "and measured its accuracy on a held-out set you have not seen; none of your code ran for this "
+            "part.</p>"]
+    css = "ok" if part["status"] == "graded" and part["score"] > 0 else \
+        ("muted" if part["status"] == "not graded" else "bad")
+    rows.append(f"<p class='{css}'>{text(checkpoint_part_line(part))}</p>")
+    if part.get("spec"):
+        rows.append(f"<p class='muted'>architecture: <code>{text(part['spec'])}</code>, "
+                    f"{part['parameters']:,} parameters, {part['flops_per_image']:,} FLOPs per image</p>")
+    if leaderboard_name and part["status"] == "graded":
+        rows.append(f"<p class='muted'>On the class leaderboard posted with pseudonyms, you are "
+                    f"<b>{html.escape(leaderboard_name)}</b>.</p>")
+    return rows
 
 
 def _answer_row(cell: dict) -> str:
@@ -236,7 +270,20 @@ def per_function_rows(results: dict[str, dict]) -> list[list]:
             for check in function["checks"]:
                 rows.append([student, assignment, "library", function["task"], check["name"], check["score"],
                              check["points"]])
+        rows += checkpoint_rows(student, assignment, result.get("checkpoint"))
     return rows
+
+
+def checkpoint_rows(student: str, assignment: str, part: dict | None) -> list[list]:
+    """The per-function CSV's rows of the checkpoint part: its score, then the measured accuracy and tier."""
+    if not part:
+        return []
+    accuracy = "" if part["accuracy"] is None else f"{part['accuracy']:.4f}"
+    return [[student, assignment, "checkpoint", part["file"], "(model)", part["score"], part["max_score"]],
+            [student, assignment, "checkpoint", part["file"],
+             f"held-out accuracy {accuracy} tier {part['tier']}" if part["status"] == "graded"
+             else f"{part['status']}: {part['reason']}", part["accuracy"] if part["accuracy"] is not None else "",
+             ""]]
 
 
 def export_per_function_csv(layout: Layout, assignment: str) -> Path:
@@ -290,6 +337,13 @@ def gradescope_results(result: dict, forbidden: leak_scan.InstructorText) -> dic
         lines += [f"note: {clean(note)}" for note in function.get("notes", [])]
         tests.append({"name": f"cs231n_lib: {function['task']}", "score": function["score"],
                       "max_score": function["max_score"], "output": "\n".join(lines), "visibility": "visible"})
+    part = result.get("checkpoint")
+    if part:
+        test = {"name": f"trained model: {part['file']}", "max_score": part["max_score"], "visibility": "visible",
+                "output": clean(checkpoint_part_line(part))}
+        if part["status"] != "not graded":   # Gradescope shows a test without a score as ungraded
+            test["score"] = part["score"]
+        tests.append(test)
     output = f"Score {result['score']:g} / {result['max_score']:g}."
     if result.get("pending_manual_points"):
         output += f" {result['pending_manual_points']:g} point(s) of written answers are not graded yet."
@@ -360,16 +414,30 @@ def grade_table(results: dict[str, dict]) -> str:
     """
     if not results:
         return "(no graded students)"
-    rows = [("student", "notebook", "library", "total", "notes")]
+    with_model = any(result.get("checkpoint") for result in results.values())
+    rows = [("student", "notebook", "library") + (("model",) if with_model else ()) + ("total", "notes")]
     for student, result in sorted(results.items()):
         notebook, library = result["notebook"], result.get("library")
         rows.append((student, f"{notebook['score']:g}/{notebook['max_score']:g}",
-                     f"{library['score']:g}/{library['max_score']:g}" if library else "-",
-                     f"{result['score']:g}/{result['max_score']:g}", for_terminal(_notes(result))))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+                     f"{library['score']:g}/{library['max_score']:g}" if library else "-")
+                    + ((model_column(result.get("checkpoint")),) if with_model else ())
+                    + (f"{result['score']:g}/{result['max_score']:g}", for_terminal(_notes(result))))
+    columns = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:columns], widths)) + "  " + row[columns]
+             for row in rows]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def model_column(part: dict | None) -> str:
+    """The grade table's cell for the checkpoint part: points and held-out accuracy, or why none."""
+    if not part:
+        return "-"
+    if part["status"] == "not graded":
+        return "not graded"
+    accuracy = f" ({part['accuracy']:.1%})" if part["accuracy"] is not None else ""
+    return f"{part['score']:g}/{part['max_score']:g}{accuracy}"
 
 
 def _notes(result: dict) -> str:
@@ -396,6 +464,9 @@ def _notes(result: dict) -> str:
         notes.append(f"library: {library['error'][:60]}")
     elif library_run.get("status") not in (None, "ok"):
         notes.append(f"library run: {library_run.get('status')}")
+    part = result.get("checkpoint") or {}
+    if part.get("reason"):
+        notes.append(f"model: {part['reason'][:80]}")
     if not result.get("sandboxed", True):
         notes.append("NOT SANDBOXED")
     return "; ".join(notes)

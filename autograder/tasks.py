@@ -20,8 +20,35 @@ from pathlib import Path
 from .errors import ReleaseError
 
 ASSIGNMENT_KEYS = {"notebook", "title", "tasks"}
-# Optional: files beside the notebook that students submit too (e.g. a trained model).
-OPTIONAL_KEYS = {"extra_files"}
+# Optional: files beside the notebook that students submit too (e.g. a trained model), and how the
+# grader itself grades a submitted model checkpoint (a [<assignment>.checkpoint] table).
+OPTIONAL_KEYS = {"extra_files", "checkpoint"}
+CIFAR10_TEST = "cifar10-test"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointGrading:
+    """``[<assignment>.checkpoint]``: the grader evaluates the submitted checkpoint on a held-out set.
+
+    tiers: ((accuracy, points), ...) in increasing accuracy; reaching a tier earns its points and
+    those of every tier below it. held_out: ``cifar10-test`` (CIFAR-10's test split, found as the
+    library's loaders find the data) or a ``.npz`` of ``X`` (N, C, H, W) raw pixels 0..255 and ``y``
+    (N,), relative to the course directory. The max_* bounds and eval_seconds bound what one
+    checkpoint can make the grader do; honesty_margin is how far (in accuracy, 0.05 = 5 points) the
+    accuracy the student reported may be from the measured one before the integrity report says so.
+    """
+    file: str
+    tiers: tuple[tuple[float, float], ...]
+    held_out: str = CIFAR10_TEST
+    max_file_bytes: int = 50 * 2**20
+    max_parameters: int = 5_000_000
+    max_flops_per_image: int = 200_000_000
+    eval_seconds: float = 120.0
+    honesty_margin: float = 0.05
+
+    @property
+    def points(self) -> float:
+        return float(sum(points for _, points in self.tiers))
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -42,6 +69,7 @@ class Assignment:
     title: str
     tasks: tuple[Task, ...]
     extra_files: tuple[str, ...] = ()   # submitted beside the notebook when they exist
+    checkpoint: CheckpointGrading | None = None   # the submitted model, graded by the grader itself
 
     def module_files(self) -> list[Path]:
         """The library files this assignment's students edit, sorted, without repeats."""
@@ -127,7 +155,44 @@ def _parse_assignment(name, table, where: str, lib_dir: Path) -> Assignment:
     if len(set(task_names)) != len(task_names):
         raise ReleaseError(f"{where}: tasks lists a function twice: {task_names}")
     tasks = tuple(_resolve_task(t, name, notebook, where, lib_dir) for t in task_names)
-    return Assignment(name=name, notebook=notebook, title=title, tasks=tasks, extra_files=tuple(extra_files))
+    checkpoint = _parse_checkpoint(table["checkpoint"], f"{tasks_where(where)}.checkpoint]", extra_files) \
+        if "checkpoint" in table else None
+    return Assignment(name=name, notebook=notebook, title=title, tasks=tasks, extra_files=tuple(extra_files),
+                      checkpoint=checkpoint)
+
+
+def tasks_where(where: str) -> str:
+    """``file [name]`` -> ``file [name``, to name a sub-table."""
+    return where[:-1]
+
+
+def _parse_checkpoint(table, where: str, extra_files) -> CheckpointGrading:
+    fields = {f.name: f for f in dataclasses.fields(CheckpointGrading)}
+    if not isinstance(table, dict):
+        raise ReleaseError(f"{where}: expected a table with the keys {sorted(fields)}, got {table!r}")
+    missing, unknown = {"file", "tiers"} - table.keys(), table.keys() - fields.keys()
+    if missing or unknown:
+        raise ReleaseError(f"{where}: expected the keys file and tiers (and optionally "
+                           f"{sorted(fields.keys() - {'file', 'tiers'})}); missing {sorted(missing)}, "
+                           f"unknown {sorted(unknown)}")
+    if table["file"] not in extra_files:
+        raise ReleaseError(f"{where}: file {table['file']!r} must be listed in extra_files {list(extra_files)}, "
+                           f"so that students submit it")
+    tiers = table["tiers"]
+    if (not isinstance(tiers, list) or not tiers
+            or not all(isinstance(t, dict) and t.keys() == {"accuracy", "points"} for t in tiers)):
+        raise ReleaseError(f"{where}: tiers must be a list like [{{accuracy = 0.5, points = 2}}, ...], got {tiers!r}")
+    pairs = tuple((t["accuracy"], t["points"]) for t in tiers)
+    if (not all(isinstance(a, (int, float)) and 0 < a <= 1 and isinstance(p, (int, float)) and p > 0
+                for a, p in pairs) or [a for a, _ in pairs] != sorted({a for a, _ in pairs})):
+        raise ReleaseError(f"{where}: each tier needs an accuracy in (0, 1], increasing, and points > 0; "
+                           f"got {tiers!r}")
+    values = {key: value for key, value in table.items() if key not in ("file", "tiers")}
+    for key, value in values.items():
+        if not isinstance(value, fields[key].type if fields[key].type in (str, int) else (int, float)) \
+                or isinstance(value, bool) or (not isinstance(value, str) and value <= 0):
+            raise ReleaseError(f"{where}: {key} must be a positive {fields[key].type.__name__}, got {value!r}")
+    return CheckpointGrading(file=table["file"], tiers=tuple((float(a), float(p)) for a, p in pairs), **values)
 
 
 def _resolve_task(task_name: str, assignment: str, notebook: str, where: str, lib_dir: Path) -> Task:

@@ -7,6 +7,7 @@ import pytest
 
 from cs231n_lib import train
 from cs231n_lib.augment import flip_and_crop, random_crop, random_flip
+from cs231n_lib.checkpoint import load_checkpoint
 from cs231n_lib.backend import np
 from cs231n_lib.solver import Solver
 
@@ -38,6 +39,10 @@ def test_a_run_writes_checkpoints_metrics_and_plots(data_dir, tmp_path):
     assert saved == metrics and saved["epochs"] == 2 and 0.0 <= saved["test_acc"] <= 1.0
     checkpoint = pickle.loads((out / "checkpoint_epoch_2.pkl").read_bytes())
     assert all(type(v) is np.ndarray for v in checkpoint["params"].values())  # host arrays
+    best = load_checkpoint(out / "best_model.npz")   # the model to submit, as data
+    assert best.architecture == "ThreeLayerConvNet" and best.reported_accuracy == saved["best_val_acc"]
+    for name, value in checkpoint["best_params"].items():
+        np.testing.assert_array_equal(best.model.params[name], value)
 
 
 def test_resume_continues_and_refuses_other_settings(data_dir, tmp_path):
@@ -60,6 +65,9 @@ def test_convnet_with_augmentation_and_normalization(data_dir, tmp_path):
                   "CONV3-4 -> RELU -> POOL2 -> FC", "--weight-scale", "he", "--augment", "--normalize",
                   "--threads", "2")
     assert metrics["epochs"] == 1 and metrics["engine"] == "on (2 threads)"
+    # --normalize divides the centred images by the training set's standard deviation: the checkpoint says so.
+    best = load_checkpoint(tmp_path / "run" / "best_model.npz")
+    assert best.scale > 1.0 and best.spec == "INPUT-32x32x3 -> CONV3-4 -> RELU -> POOL2 -> FC-10"
     metrics = run(data_dir, tmp_path / "off", "--model", "convnet", "--spec", "CONV3-4 -> RELU -> AVGPOOL2 -> FC",
                   "--engine", "auto")
     assert metrics["engine"].startswith("off: layer 3 (AVGPOOL2)")  # outside the engine: model.loss trains

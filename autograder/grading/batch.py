@@ -119,6 +119,7 @@ def _confirm_time_limits_alone(report: BatchReport, jobs_list: list[StudentJob],
 
 def _record(gradebook, layout: Layout, spec, result: dict) -> None:
     nbgrader.ensure_structure(gradebook, spec, nbgrader.library_max_scores(result))
+    nbgrader.ensure_checkpoint_cell(gradebook, spec, result)
     timestamp = _timestamp(layout.submitted_dir(spec.assignment, result["student_id"]))
     nbgrader.write_student(gradebook, result, spec, timestamp)
 

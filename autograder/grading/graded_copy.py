@@ -30,7 +30,7 @@ import bleach
 from nbconvert.filters.markdown import markdown2html
 
 from .. import files
-from ..course import LIBRARY
+from ..course import CHECKPOINT_CELL, CHECKPOINT_PART, LIBRARY
 from ..notebook_spec import NotebookSpec
 from .notebook_run import NotebookOutcome, bounded_outputs
 
@@ -159,6 +159,26 @@ def _is_base64(data: str) -> bool:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         return False
     return True
+
+
+def checkpoint_copy(part: dict) -> dict:
+    """The checkpoint part as a notebook for instructors (formgrader): one grade cell, its output the
+    grader's measurement. Student-made text (a reason may quote the checkpoint) stays in the output's
+    plain text, which formgrader escapes."""
+    title = (f"# {CHECKPOINT_PART}: the submitted model, evaluated by the grader on the held-out set\n\n"
+             f"{part['score']:g} / {part['max_score']:g} points\n")
+    lines = [f"{key}: {part[key]}" for key in ("file", "status", "held_out", "examples", "accuracy", "tier",
+                                                "reported_accuracy", "spec", "parameters", "flops_per_image",
+                                                "seconds", "reason") if part.get(key) is not None]
+    meta = {"grade": True, "grade_id": CHECKPOINT_CELL, "locked": True, "points": part["max_score"],
+            "schema_version": 3, "solution": False, "task": False}
+    cell = {"cell_type": "code", "execution_count": None, "id": "checkpoint-0", "metadata": {"nbgrader": meta},
+            "source": f"# {CHECKPOINT_CELL}",
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "\n".join(lines) + "\n"},
+                        {"output_type": "execute_result", "execution_count": None, "metadata": {},
+                         "data": {"text/plain": f"{part['score']:g} / {part['max_score']:g}"}}]}
+    return {"cells": [{"cell_type": "markdown", "id": "checkpoint-title", "metadata": {}, "source": title}, cell],
+            "metadata": copy.deepcopy(KERNEL_METADATA), "nbformat": 4, "nbformat_minor": 5}
 
 
 def library_copy(library: dict) -> dict:

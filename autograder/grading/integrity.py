@@ -29,7 +29,10 @@ No finding can change a score: grade cells run in the grader, which computes eve
 itself (see ``docs/autograder-sandbox.md``). "hold" findings are what a cheat would try; they
 keep the notebook part from counting (its cells score 0, "held for review", the score it would
 have had kept beside) until an instructor has looked. The library part always stands.
-Recorded findings come from the grading run (cells or runs stopped by a limit).
+Recorded findings come from the grading run (cells or runs stopped by a limit) and from the
+checkpoint part: ``accuracy`` (no hold) when the validation accuracy the student's checkpoint
+reports is more than the assignment's ``honesty_margin`` from what the grader measured on the
+held-out set (the points come from the measurement alone; a large gap is worth a question).
 """
 
 import ast
@@ -108,7 +111,24 @@ def recorded_findings(result: dict | None) -> list[Finding]:
     if library_run.get("status") not in (None, "ok"):
         findings.append(Finding("limits", "library grading run",
                                 f"{library_run.get('status')}: {library_run.get('description')}"))
+    gap = honesty_gap(result.get("checkpoint"))
+    if gap:
+        findings.append(Finding("accuracy", result["checkpoint"]["file"], gap))
     return findings
+
+
+def honesty_gap(part: dict | None, margin: float | None = None) -> str | None:
+    """What the integrity report says when the accuracy the student reported in the checkpoint is
+    more than ``margin`` from the grader's own measurement, else None. Never used for points."""
+    if not part or part.get("status") != "graded" or part.get("reported_accuracy") is None:
+        return None
+    margin = part["honesty_margin"] if margin is None else margin
+    gap = part["reported_accuracy"] - part["accuracy"]
+    if abs(gap) <= margin:
+        return None
+    return (f"the checkpoint reports {part['reported_accuracy']:.1%} validation accuracy; the grader measured "
+            f"{part['accuracy']:.1%} on the {part['held_out']} ({abs(gap) * 100:.1f} points apart, more "
+            f"than {margin * 100:g})")
 
 
 def _scan_notebook(submission: Path, release: Path, notebook_name: str) -> list[Finding]:

@@ -11,6 +11,8 @@ their hidden inputs; never the course secret itself). A worker then only grades:
 2. the notebook (:mod:`autograder.grading.notebook_run`): the student's cells in one sandboxed
    process, the grade cells here;
 3. the library (:mod:`autograder.grading.library`): the clean-room checks, another process;
+   and the submitted model checkpoint, evaluated here on a held-out set
+   (:mod:`autograder.grading.checkpoint_part`), when the assignment has one;
 4. the integrity scan (:mod:`autograder.grading.integrity`), which may hold the notebook part;
 5. one result file, written atomically; and the graded copy of the notebook for instructors.
 
@@ -25,12 +27,13 @@ import tempfile
 from pathlib import Path
 
 from .. import files, sandbox
-from ..course import LIBRARY, Layout
+from ..course import CHECKPOINT_PART, LIBRARY, Layout
 from ..files import LIMITS, UnsafeFileError, read_regular_file
 from ..notebook_spec import NotebookSpec, notebook_spec
 from ..notebooks import parse_submitted_notebook
 from ..sandbox import SandboxLimits
-from .graded_copy import graded_copy, library_copy
+from .checkpoint_part import CheckpointPlan, checkpoint_plan, grade_checkpoint, lost_checkpoint
+from .graded_copy import checkpoint_copy, graded_copy, library_copy
 from .integrity import scan_submission
 from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
@@ -66,6 +69,7 @@ class GradingPlan:
     grader_sha256: str
     options: GradingOptions
     unsafe_no_sandbox: bool = False
+    checkpoint: CheckpointPlan | None = None   # the submitted model, evaluated by the grader
 
     @property
     def student_modules(self) -> frozenset[str]:
@@ -89,11 +93,12 @@ def plan_for(layout: Layout, assignment_name: str, options: GradingOptions,
     catalog = layout.catalog()
     assignment = catalog.get(assignment_name)
     spec = notebook_spec(layout, assignment)
+    checkpoint = checkpoint_plan(layout, assignment.checkpoint) if assignment.checkpoint else None
     return GradingPlan(assignment=assignment_name, spec=spec, tasks=tuple(t.name for t in assignment.tasks),
                        own_files=catalog.student_files(),
                        release_dir=str(layout.student_release_dir(assignment_name)),
-                       grader_sha256=grader_fingerprint(spec, options), options=options,
-                       unsafe_no_sandbox=unsafe_no_sandbox)
+                       grader_sha256=grader_fingerprint(spec, options, checkpoint.fingerprint() if checkpoint else ""),
+                       options=options, unsafe_no_sandbox=unsafe_no_sandbox, checkpoint=checkpoint)
 
 
 def job_for(layout: Layout, plan: GradingPlan, student: str, alone: bool = False) -> StudentJob:
@@ -119,7 +124,8 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
     plan, submission = job.plan, Path(job.submission)
     if use_sandbox is None:
         use_sandbox = sandbox.sandbox_policy(plan.unsafe_no_sandbox)
-    fingerprint = submission_fingerprint(submission, plan.spec.notebook, plan.own_files)
+    fingerprint = submission_fingerprint(submission, plan.spec.notebook, plan.own_files,
+                                         [plan.checkpoint.config.file] if plan.checkpoint else [])
     existing = read_result(Path(job.result_file))
     if (not plan.options.force and existing and existing.get("submission_sha256") == fingerprint
             and existing.get("grader_sha256") == plan.grader_sha256):
@@ -149,6 +155,7 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
             if plan.tasks else None
     finally:
         files.remove_tree(scratch)
+    checkpoint = grade_checkpoint(submission, plan.checkpoint) if plan.checkpoint else None
     findings = scan_submission(submission, Path(plan.release_dir), plan.spec.notebook)
     held = [f for f in findings if f.hold]
     if held:
@@ -158,21 +165,25 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
     if library is not None:
         # formgrader lists a gradebook notebook only when its graded copy exists on disk.
         files.write_json_atomically(Path(job.graded_copy).with_name(f"{LIBRARY}.ipynb"), library_copy(library))
-    return _result(job, use_sandbox, fingerprint, notebook, library,
-                   score=notebook["score"] + (library["score"] if library else 0.0),
+    if checkpoint is not None and checkpoint["status"] != "not graded":
+        files.write_json_atomically(Path(job.graded_copy).with_name(f"{CHECKPOINT_PART}.ipynb"), checkpoint_copy(checkpoint))
+    return _result(job, use_sandbox, fingerprint, notebook, library, checkpoint=checkpoint,
+                   score=notebook["score"] + (library["score"] if library else 0.0)
+                   + (checkpoint["score"] if checkpoint else 0.0),
                    integrity={"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]})
 
 
 def _result(job: StudentJob, use_sandbox: bool, fingerprint: str, notebook: dict, library: dict | None, *,
-            score: float, integrity: dict, **extra) -> dict:
+            score: float, integrity: dict, checkpoint: dict | None = None, **extra) -> dict:
     """A result file's content (docs/autograder-sandbox.md, "The result file")."""
     return {"format": RESULT_FORMAT, "student_id": job.student, "assignment": job.plan.assignment,
             "submission_sha256": fingerprint, "grader_sha256": job.plan.grader_sha256,
             "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "sandboxed": use_sandbox, "graded_alone": job.alone, "score": score,
-            "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0),
+            "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0)
+            + (checkpoint["max_score"] if checkpoint else 0.0),
             "pending_manual_points": pending_manual_points(notebook["cells"]),
-            "notebook": notebook, "library": library, **extra, "integrity": integrity}
+            "notebook": notebook, "library": library, "checkpoint": checkpoint, **extra, "integrity": integrity}
 
 
 def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error: Exception) -> dict:
@@ -192,7 +203,8 @@ def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error
                                     limits=plan.options.library_limits, use_sandbox=use_sandbox, unusable=why)
         except Exception:  # noqa: BLE001  the checks themselves failed to plan
             library = {"score": 0.0, "max_score": 0.0, "functions": [], "run": None, "error": why}
-    return _result(job, use_sandbox, fingerprint, notebook, library, score=0.0,
+    checkpoint = lost_checkpoint(plan.checkpoint, why) if plan.checkpoint else None
+    return _result(job, use_sandbox, fingerprint, notebook, library, checkpoint=checkpoint, score=0.0,
                    integrity={"held": False, "findings": []}, grader_error=why)
 
 

@@ -33,15 +33,16 @@ def check_student_id(student_id: str) -> None:
 
 
 def reached_a_time_limit(result: dict) -> bool:
-    """Whether any part of ``result`` ended at a time limit: a notebook cell, a library call, or
-    either process (its wall clock, or a reply that did not come in time). What another
-    student's load on the machine could cause."""
+    """Whether any part of ``result`` ended at a time limit: a notebook cell, a library call,
+    either process (its wall clock, or a reply that did not come in time), or the evaluation of
+    the submitted model. What another student's load on the machine could cause."""
     notebook = result.get("notebook") or {}
     library = result.get("library") or {}
     runs = [notebook.get("run") or {}, library.get("run") or {}]
     return (any(cell.get("status") == "timeout" for cell in notebook.get("cells", []))
             or any(run.get("timed_out") or run.get("unanswered") for run in runs)
-            or bool(library.get("timed_out_functions")))
+            or bool(library.get("timed_out_functions"))
+            or bool((result.get("checkpoint") or {}).get("timed_out")))
 
 
 def read_result(path: Path) -> dict | None:
@@ -67,10 +68,11 @@ def write_result(path: Path, result: dict) -> None:
     files.write_json_atomically(path, result)
 
 
-def submission_fingerprint(submission: Path, notebook: str, own_files) -> str:
-    """SHA-256 of what grading reads of a submission: the notebook and the student's library files."""
+def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files=()) -> str:
+    """SHA-256 of what grading reads of a submission: the notebook, the student's library files and
+    ``graded_files`` (a model checkpoint the grader evaluates)."""
     digest = hashlib.sha256()
-    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)]:
+    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)] + list(graded_files):
         try:
             data = read_regular_file(submission, relative, LIMITS.notebook_bytes)
         except UnsafeFileError:
@@ -79,9 +81,11 @@ def submission_fingerprint(submission: Path, notebook: str, own_files) -> str:
     return digest.hexdigest()
 
 
-def grader_fingerprint(spec: NotebookSpec, options) -> str:
-    """SHA-256 of everything but the submission that a grade depends on."""
+def grader_fingerprint(spec: NotebookSpec, options, checkpoint: str = "") -> str:
+    """SHA-256 of everything but the submission that a grade depends on (``checkpoint``: the fingerprint
+    of the checkpoint part's settings and held-out set)."""
     digest = hashlib.sha256()
+    digest.update(checkpoint.encode())
     digest.update(spec_fingerprint(spec).encode())
     digest.update(_sources_fingerprint().encode())
     scoring = {name: value for name, value in dataclasses.asdict(options).items() if name != "force"}

@@ -163,3 +163,20 @@ def test_submit_names_the_cells_whose_public_checks_fail(tmp_path):
     assert result.returncode == 0, result.stderr   # a submission with failures is still packed
     assert "public checks not passed in 1 of" in result.stdout
     assert "convpool-test-affine-backward: 0 / 2 points; failed: dx, dw, db on a (5, 2, 3) input" in result.stdout
+
+
+def test_submit_packs_the_trained_models_checkpoint(tmp_path):
+    """train_cifar10's submit.py packs best_model.npz (the grader evaluates it) beside the notebook."""
+    import importlib.util
+    import numpy as np
+    from cs231n_lib.checkpoint import load_checkpoint, save_checkpoint
+    from cs231n_lib.classifiers import ConvNet
+    folder = unpack_bundle("train_cifar10", tmp_path)
+    spec = importlib.util.spec_from_file_location("train_submit", folder / "submit.py")
+    submit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(submit)
+    assert "best_model.npz" not in [name for name, _ in submit.files_to_pack()]   # packed when present
+    save_checkpoint(folder / "best_model.npz", ConvNet("INPUT-32x32x3 -> POOL4 -> FC", seed=0),
+                    mean_image=np.zeros((3, 32, 32)), scale=1.0)
+    packed = dict(submit.files_to_pack())
+    assert load_checkpoint(packed["best_model.npz"]).spec == "INPUT-32x32x3 -> POOL4 -> FC-10"

@@ -79,14 +79,16 @@ def load_CIFAR10(ROOT=None, dtype=np.float32):
 
 
 def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
-                     subtract_mean=True, dtype=np.float32, cifar10_dir=None):
+                     subtract_mean=True, dtype=np.float32, cifar10_dir=None, with_mean_image=False):
     """CIFAR-10 ready for a ConvNet, as in CS231n.
 
     The validation set is the ``num_validation`` train images after the first
     ``num_training``; the test set is the first ``num_test`` test images. With
     ``subtract_mean`` the mean image of the training set is subtracted from all three.
     Returns a dict: X_train (num_training, 3, 32, 32), y_train (num_training,), X_val, y_val,
-    X_test, y_test; X of ``dtype`` in (N, C, H, W), y int64.
+    X_test, y_test; X of ``dtype`` in (N, C, H, W), y int64. ``with_mean_image`` adds
+    ``mean_image`` (3, 32, 32) float64, what was subtracted (zeros without ``subtract_mean``): a
+    checkpoint stores it (``cs231n_lib.checkpoint``), so the model can be run on raw pixels.
 
     CS231n loaded (N, H, W, C) and transposed back; the stored rows already are (C, H, W),
     so they are reshaped straight into (N, C, H, W): same values, one copy fewer.
@@ -112,9 +114,12 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
         "X_test": _to_images(test_data[:num_test], dtype, "NCHW"),
         "y_test": test_labels[:num_test].copy(),
     }
+    mean_image = np.zeros(IMAGE_SHAPE, dtype=dtype)
     if subtract_mean and num_training > 0:
         # Accumulate in float64 so a float32 mean over 49,000 images loses no precision.
         mean_image = data["X_train"].mean(axis=0, dtype=np.float64).astype(dtype)  # (C, H, W)
         for key in ("X_train", "X_val", "X_test"):
             data[key] -= mean_image
+    if with_mean_image:
+        data["mean_image"] = mean_image.astype(np.float64)
     return data

@@ -363,12 +363,12 @@ def is_synthetic(data):
 
 
 def synthetic_cifar10(num_training=500, num_validation=100, num_test=100, num_classes=10,
-                      image_shape=(3, 32, 32), seed=0, dtype=np.float32):
+                      image_shape=(3, 32, 32), seed=0, dtype=np.float32, with_mean_image=False):
     """A small stand-in for CIFAR-10: one smooth random template per class plus noise.
 
     Learnable (a ConvNet gets well above chance in a few epochs) and quick to make.
     Returns a dict like ``get_CIFAR10_data``: X_* (N, C, H, W) of ``dtype``, y_* (N,) int64,
-    zero-mean over the training set.
+    zero-mean over the training set; ``with_mean_image`` adds the ``mean_image`` subtracted.
 
     >>> data = synthetic_cifar10(num_training=20, num_validation=5, num_test=5)
     >>> data["X_train"].shape, data["y_val"].shape
@@ -392,6 +392,8 @@ def synthetic_cifar10(num_training=500, num_validation=100, num_test=100, num_cl
     mean_image = data["X_train"].mean(axis=0)
     for name in ("train", "val", "test"):
         data[f"X_{name}"] -= mean_image
+    if with_mean_image:
+        data["mean_image"] = mean_image.astype(np.float64)
     return data
 
 
@@ -403,14 +405,15 @@ def load_cifar10(num_training=49000, num_validation=1000, num_test=1000, dtype=n
     error, which names the command that fetches the data, is raised. The autograder always
     uses the stand-in: the student's code runs where no data is installed, and both sides
     of a check must see the same images.
-    Returns the dict of X_train, y_train, X_val, y_val, X_test, y_test.
+    Returns the dict of X_train, y_train, X_val, y_val, X_test, y_test (mean subtracted) and
+    mean_image (C, H, W), the training mean they were centred with (a checkpoint stores it).
     """
     if AUTOGRADING.get():
-        return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype)
+        return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype, with_mean_image=True)
     try:
         from .data_utils import get_CIFAR10_data
         return get_CIFAR10_data(num_training=num_training, num_validation=num_validation,
-                                num_test=num_test, dtype=dtype)
+                                num_test=num_test, dtype=dtype, with_mean_image=True)
     except FileNotFoundError as error:
         if not quick_mode():
             raise
@@ -422,7 +425,7 @@ def load_cifar10(num_training=49000, num_validation=1000, num_test=1000, dtype=n
     print(f"NOTE: CIFAR-10 is not available here ({reason}).\n"
           f"Quick mode: using a small SYNTHETIC data set of the same shapes instead; "
           f"accuracies below say nothing about CIFAR-10.")
-    return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype)
+    return synthetic_cifar10(num_training, num_validation, num_test, dtype=dtype, with_mean_image=True)
 
 
 # The training notebook's sizes: all of CIFAR-10, or a small part of it in quick mode.

@@ -97,6 +97,28 @@ class Summary:
         return self.total_weights + self.total_biases
 
     @property
+    def multiply_adds(self):
+        """Multiply-adds of one forward pass of one image through the CONV and FC layers.
+
+        A CONV layer applies each weight once per output position (with sharing; without it
+        every weight already belongs to one position); an FC layer applies each weight once.
+        Pools and ReLUs are not counted (one comparison per value, no multiplication).
+        """
+        total = 0
+        for row in self.rows:
+            if isinstance(row.layer, Conv) and self.parameter_sharing:
+                H_out, W_out, _ = row.output_shape
+                total += row.weights * H_out * W_out
+            elif isinstance(row.layer, (Conv, FC)):
+                total += row.weights
+        return total
+
+    @property
+    def flops(self):
+        """``2 * multiply_adds``: a multiply-add counts as two floating-point operations."""
+        return 2 * self.multiply_adds
+
+    @property
     def forward_bytes(self):
         return self.total_activations * self.bytes_per_value
 

@@ -5,7 +5,9 @@
     python -m cs231n_lib.train --out runs/three_layer --resume   # after an interruption
     python -m cs231n_lib.train --model convnet --spec "[CONV3-32 -> RELU]*2 -> POOL2 -> FC" ...
 
-Writes into --out: a checkpoint per epoch, ``config.json``, ``metrics.json``
+Writes into --out: ``best_model.npz``, the model of the best validation accuracy as a checkpoint
+that is data (``cs231n_lib.checkpoint``: what the course's grader evaluates), a training checkpoint
+per epoch (to --resume), ``config.json``, ``metrics.json``
 (accuracies and timing), ``history.png`` (loss and accuracy curves) and
 ``filters.png`` (the first-layer filters).
 """
@@ -21,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .backend import BACKENDS, BackendUnavailableError, np, resolve_backend
 from .augment import flip_and_crop
+from .checkpoint import save_checkpoint
 from .classifiers import ConvNet, ThreeLayerConvNet
 from .optim import UPDATE_RULES
 from .solver import Solver
@@ -109,17 +112,20 @@ def newest_checkpoint(out):
 
 
 def load_data(args):
+    """The data dict of get_CIFAR10_data, with mean_image, and the input scale: the model's input is
+    (raw_images - data["mean_image"]) / scale (1.0 without --normalize)."""
     from .data_utils import get_CIFAR10_data
     kwargs = {"num_training": args.num_train, "num_validation": args.num_val,
-              "num_test": args.num_test, "dtype": np.dtype(args.dtype)}
+              "num_test": args.num_test, "dtype": np.dtype(args.dtype), "with_mean_image": True}
     if args.data is not None:
         kwargs["cifar10_dir"] = args.data
     data = get_CIFAR10_data(**kwargs)
+    scale = 1.0
     if args.normalize:
-        scale = 1.0 / float(data["X_train"].std(dtype=np.float64))
+        scale = float(data["X_train"].std(dtype=np.float64))
         for key in ("X_train", "X_val", "X_test"):
-            data[key] *= np.asarray(scale, dtype=data[key].dtype)
-    return data
+            data[key] *= np.asarray(1.0 / scale, dtype=data[key].dtype)
+    return data, scale
 
 
 def build_model(args):
@@ -163,7 +169,7 @@ def main(argv=None):
     try:
         xp = resolve_backend(args.backend)  # fail now if cupy was asked for and cannot run
         model = build_model(args)  # before the data: a bad --spec should not wait for a load
-        data = load_data(args)
+        data, input_scale = load_data(args)
     except (BackendUnavailableError, FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     out, checkpoint = prepare_output(args)
@@ -194,6 +200,9 @@ def main(argv=None):
         "engine": solver.engine_note,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    # The solver left the best validation parameters in the model: the checkpoint to submit.
+    save_checkpoint(out / "best_model.npz", model, mean_image=data["mean_image"], scale=input_scale,
+                    reported_accuracy=solver.best_val_acc)
     plot_history(solver, out / "history.png")
     plot_filters(model.params["W1"], out / "filters.png")
     print(json.dumps(metrics, indent=2))

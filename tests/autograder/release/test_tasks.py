@@ -20,6 +20,16 @@ def test_the_real_tasks_file_resolves_to_library_files():
     assert catalog.get("architectures").tasks == ()
 
 
+CHECKPOINT = ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\nextra_files = {extra}\n'
+              '[a.checkpoint]\nfile = "m.npz"\ntiers = {tiers}\n{more}')
+
+
+def test_the_final_assignment_grades_its_checkpoint_by_tiers():
+    checkpoint = Layout.of_repo().catalog().get("train_cifar10").checkpoint
+    assert checkpoint.file == "best_model.npz" and checkpoint.held_out == "cifar10-test"
+    assert checkpoint.tiers == ((0.5, 2.0), (0.6, 2.0), (0.7, 2.0)) and checkpoint.points == 6.0
+
+
 @pytest.mark.parametrize("toml, message", [
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\n', r"\[a\]: expected the keys .*missing \['tasks'\]"),
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\npoints = 3\n', r"unknown \['points'\]"),
@@ -32,6 +42,16 @@ def test_the_real_tasks_file_resolves_to_library_files():
     ('[a]\nnotebook = "A.ipynb"\ntitle = "A"\ntasks = []\nextra_files = ["../model.npz"]\n',
      r"extra_files must be a list of file names beside the notebook"),
     ('[a\n', r"not valid TOML"),
+    (CHECKPOINT.format(extra='["m.npz"]', tiers='[{accuracy = 0.5, points = 2}]', more='seconds = 3\n'),
+     r"\[a.checkpoint\]: expected the keys file and tiers .*unknown \['seconds'\]"),
+    (CHECKPOINT.format(extra='[]', tiers='[{accuracy = 0.5, points = 2}]', more=''),
+     r"file 'm.npz' must be listed in extra_files \[\]"),
+    (CHECKPOINT.format(extra='["m.npz"]', tiers='[{accuracy = 0.6, points = 2}, {accuracy = 0.5, points = 1}]', more=''),
+     r"each tier needs an accuracy in \(0, 1\], increasing, and points > 0"),
+    (CHECKPOINT.format(extra='["m.npz"]', tiers='[{accuracy = 50, points = 2}]', more=''),
+     r"each tier needs an accuracy in \(0, 1\]"),
+    (CHECKPOINT.format(extra='["m.npz"]', tiers='[{accuracy = 0.5, points = 2}]', more='max_parameters = -1\n'),
+     r"max_parameters must be a positive int, got -1"),
 ])
 def test_a_bad_tasks_file_is_an_error_saying_what_was_expected(tmp_path, toml, message):
     layout = make_kit(tmp_path)

@@ -1,0 +1,173 @@
+"""cs231n_lib.checkpoint: a model saved as data round-trips, and every malformed file is refused with its reason."""
+
+import io
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from cs231n_lib.checkpoint import (FORMAT, CheckpointError, CheckpointLimits, load_checkpoint, save_checkpoint,
+                                   three_layer_spec)
+from cs231n_lib.classifiers import ConvNet, ThreeLayerConvNet
+
+SPEC = "INPUT-8x8x3 -> CONV3-4 -> RELU -> POOL2 -> FC-6 -> RELU -> FC"
+
+
+def small_model(dtype=np.float32):
+    return ConvNet(SPEC, seed=1, dtype=dtype)
+
+
+def raw_images(count=5, shape=(3, 8, 8), seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(count, *shape)).astype(np.float64)
+
+
+def saved_bytes(model=None, mean=None, scale=32.0):
+    model = model or small_model()
+    buffer = io.BytesIO()
+    save_checkpoint(buffer, model, mean_image=np.full(model.input_dim, 100.0) if mean is None else mean, scale=scale)
+    return buffer.getvalue()
+
+
+def entries_of(data):
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def npz(entries):
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries)
+    return buffer.getvalue()
+
+
+def refused(data, limits=None):
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(io.BytesIO(data), **({"limits": limits} if limits else {}))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_gives_identical_scores(dtype, tmp_path):
+    model = small_model(dtype)
+    mean, scale = raw_images(1)[0] * 0.5, 57.0
+    save_checkpoint(tmp_path / "best_model", model, mean_image=mean, scale=scale)
+    loaded = load_checkpoint(tmp_path / "best_model.npz")
+    images = raw_images(7)
+    expected = model.loss(((images - mean) / scale).astype(dtype))
+    np.testing.assert_array_equal(loaded.scores(images), expected)
+    np.testing.assert_array_equal(loaded.predict(images), expected.argmax(axis=1))
+    assert loaded.spec == model.spec and loaded.model.dtype == np.dtype(dtype)
+    assert loaded.parameters == sum(v.size for v in model.params.values())
+
+
+def test_a_three_layer_convnet_loads_as_the_equivalent_convnet():
+    np.random.seed(3)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=6, weight_scale=0.1)
+    loaded = load_checkpoint(io.BytesIO(saved_bytes(model, scale=1.0)))
+    assert loaded.architecture == "ThreeLayerConvNet" and loaded.spec == three_layer_spec(model)
+    images = raw_images(6)
+    np.testing.assert_allclose(loaded.scores(images), model.loss((images - 100.0).astype(np.float32)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_the_file_holds_only_arrays_of_numbers_and_text():
+    entries = entries_of(saved_bytes())
+    assert str(entries["format"]) == FORMAT and str(entries["architecture"]) == "ConvNet"
+    assert sorted(name for name in entries if name.startswith("param_")) == \
+        ["param_W1", "param_W2", "param_W3", "param_b1", "param_b2", "param_b3"]
+    assert not any(value.dtype.hasobject for value in entries.values())
+
+
+def broken(change):
+    """The entries of a good checkpoint after ``change(entries)``, saved again."""
+    entries = entries_of(saved_bytes())
+    change(entries)
+    return npz(entries)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda e: e.pop("param_W2"), "missing ['param_W2']"),
+    (lambda e: e.pop("preprocess_mean"), "missing array 'preprocess_mean'"),
+    (lambda e: e.pop("spec"), "missing array 'spec'"),
+    (lambda e: e.update(param_W1=np.zeros((4, 3, 5, 5), np.float32)), "param_W1 has shape (4, 3, 5, 5); the spec needs (4, 3, 3, 3)"),
+    (lambda e: e.update(param_b1=np.zeros(4, np.int64)), "parameters must all be float32 or all float64"),
+    (lambda e: e.update(spec=np.array("INPUT-8x8x3 -> CONV3-4 -> SOFTMAX")), "does not describe a network"),
+    (lambda e: e.update(spec=np.array("[CONV3-4]*3 -> FC")), "without [...]*N repetitions"),
+    (lambda e: e.update(format=np.array("cs231n-checkpoint/99")), "unknown format 'cs231n-checkpoint/99'"),
+    (lambda e: e.update(architecture=np.array("ResNet")), "unknown architecture 'ResNet'"),
+    (lambda e: e.__setitem__("param_W3", np.full_like(e["param_W3"], np.nan)), "param_W3 holds NaN or infinite"),
+    (lambda e: e.update(preprocess_scale=np.array(0.0)), "preprocess_scale must be a positive finite number"),
+    (lambda e: e.update(preprocess_mean=np.zeros((3, 32, 32))), "preprocess_mean must be a float array of shape (3, 8, 8)"),
+    (lambda e: e.update(extra=np.zeros(3)), "unexpected arrays ['extra']"),
+    (lambda e: e.update(spec=np.array(["a", "b"])), "'spec' must be one text value"),
+])
+def test_each_malformed_checkpoint_is_refused_with_its_reason(change, message):
+    assert message in refused(broken(change))
+
+
+def test_a_pickled_object_array_is_refused_before_it_is_unpickled(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    entries = entries_of(saved_bytes())
+    entries["param_W1"] = np.array([Payload()], dtype=object)
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries)   # np.savez pickles object arrays
+    message = refused(buffer.getvalue())
+    assert "holds object values" in message and "pickle" in message
+    assert not marker.exists()
+
+
+def test_a_whole_pickle_is_not_a_checkpoint():
+    assert "not an .npz file" in refused(pickle.dumps({"W1": np.zeros(3)}))
+
+
+def test_bounds_on_parameters_and_flops():
+    data = saved_bytes()
+    assert "parameters; at most 100 are allowed" in refused(data, CheckpointLimits(parameters=100))
+    assert "FLOPs per image; at most 1,000 are allowed" in refused(data, CheckpointLimits(flops_per_image=1000))
+    assert "the file has more than 1,000 bytes" in refused(data, CheckpointLimits(file_bytes=1000))
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_without_decompressing():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+        header["shape"] = (2**25,)   # 256 MiB of zeros: compresses to about 256 kB
+        with archive.open("param_W1.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            chunk = bytes(2**24)
+            for _ in range(2**28 // len(chunk)):
+                member.write(chunk)
+    message = refused(buffer.getvalue())
+    assert "array 'param_W1' unpacks to 268,435,584 bytes; at most 104,857,600 are allowed" in message
+
+
+def test_an_npy_header_that_claims_more_than_the_bound_is_refused_before_reading():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+        header["shape"] = (10**12,)
+        with archive.open("param_W1.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, header)
+    assert "needs 8,000,000,000,000 bytes" in refused(buffer.getvalue())
+
+
+def test_saving_refuses_bad_preprocessing_and_other_models():
+    with pytest.raises(ValueError, match="mean_image must have the model's input shape"):
+        saved_bytes(mean=np.zeros((3, 32, 32)))
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        saved_bytes(scale=-1.0)
+    with pytest.raises(TypeError, match="a checkpoint holds a ConvNet or a ThreeLayerConvNet"):
+        save_checkpoint(io.BytesIO(), object(), np.zeros((3, 8, 8)), 1.0)
+
+
+def test_a_damaged_file_is_refused_with_its_reason():
+    data = bytearray(saved_bytes())
+    start = data.index(b"param_W2.npy") + len("param_W2.npy")   # the member's compressed bytes follow its name
+    data[start + 40:start + 60] = bytes(20)
+    assert "array 'param_W2' cannot be read from the file" in refused(bytes(data))
+    assert "not an .npz file" in refused(bytes(data[:len(data) // 2]))   # cut short: no zip directory
