@@ -125,7 +125,8 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
     if use_sandbox is None:
         use_sandbox = sandbox.sandbox_policy(plan.unsafe_no_sandbox)
     fingerprint = submission_fingerprint(submission, plan.spec.notebook, plan.own_files,
-                                         [plan.checkpoint.config.file] if plan.checkpoint else [])
+                                         {plan.checkpoint.config.file: plan.checkpoint.config.max_file_bytes}
+                                         if plan.checkpoint else None)
     existing = read_result(Path(job.result_file))
     if (not plan.options.force and existing and existing.get("submission_sha256") == fingerprint
             and existing.get("grader_sha256") == plan.grader_sha256):

@@ -68,13 +68,18 @@ def write_result(path: Path, result: dict) -> None:
     files.write_json_atomically(path, result)
 
 
-def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files=()) -> str:
+def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files: dict[str, int] | None = None
+                           ) -> str:
     """SHA-256 of what grading reads of a submission: the notebook, the student's library files and
-    ``graded_files`` (a model checkpoint the grader evaluates)."""
+    ``graded_files`` (a model checkpoint the grader evaluates), each read with the limit grading reads it
+    with (``graded_files``: {path: its byte limit}): a file grading reads is never fingerprinted as missing."""
     digest = hashlib.sha256()
-    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)] + list(graded_files):
+    limits = {notebook: LIMITS.notebook_bytes}
+    limits.update((f"{LIBRARY}/{name}", LIMITS.notebook_bytes) for name in sorted(own_files))
+    limits.update(graded_files or {})
+    for relative, max_bytes in limits.items():
         try:
-            data = read_regular_file(submission, relative, LIMITS.notebook_bytes)
+            data = read_regular_file(submission, relative, max_bytes)
         except UnsafeFileError:
             data = b"\0missing"
         digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
