@@ -45,6 +45,15 @@ def reached_a_time_limit(result: dict) -> bool:
             or bool((result.get("checkpoint") or {}).get("timed_out")))
 
 
+# The parts of a result that carry points; a part is None when the assignment has none.
+GRADED_PARTS = ("notebook", "library", "checkpoint")
+
+
+def parts_total(result: dict, key: str = "score") -> float:
+    """``key`` (``"score"`` or ``"max_score"``) added up over the parts of ``result`` it has (GRADED_PARTS)."""
+    return sum((result.get(part) or {}).get(key) or 0.0 for part in GRADED_PARTS)
+
+
 def read_result(path: Path) -> dict | None:
     """The stored result, or None when there is none (or it is not a whole result of this format)."""
     try:
