@@ -33,7 +33,7 @@ from .course import Layout
 from .files import write_bytes_atomically
 from .grading.integrity import Finding, recorded_findings, scan_submission
 from .grading.notebook_run import pending_manual_points
-from .grading.results import read_results
+from .grading.results import parts_total, read_results
 from .leaderboard import student_pseudonym
 from .notebook_spec import notebook_spec
 
@@ -72,8 +72,7 @@ def with_manual_grades(result: dict, grades: dict) -> dict:
         elif cell["score"] is None:   # neither missing nor left unanswered: a person's to grade
             cell["status"] = "needs manual grading"
     notebook["score"] = sum(cell["score"] or 0.0 for cell in notebook["cells"])
-    result["score"] = (notebook["score"] + ((result.get("library") or {}).get("score") or 0.0)
-                       + ((result.get("checkpoint") or {}).get("score") or 0.0))
+    result["score"] = parts_total(result)
     result["pending_manual_points"] = pending_manual_points(notebook["cells"])
     return result
 

@@ -24,6 +24,7 @@ ASSIGNMENT_KEYS = {"notebook", "title", "tasks"}
 # grader itself grades a submitted model checkpoint (a [<assignment>.checkpoint] table).
 OPTIONAL_KEYS = {"extra_files", "checkpoint"}
 CIFAR10_TEST = "cifar10-test"
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,6 @@ class CheckpointGrading:
     @property
     def points(self) -> float:
         return float(sum(points for _, points in self.tiers))
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,15 +155,11 @@ def _parse_assignment(name, table, where: str, lib_dir: Path) -> Assignment:
     if len(set(task_names)) != len(task_names):
         raise ReleaseError(f"{where}: tasks lists a function twice: {task_names}")
     tasks = tuple(_resolve_task(t, name, notebook, where, lib_dir) for t in task_names)
-    checkpoint = _parse_checkpoint(table["checkpoint"], f"{tasks_where(where)}.checkpoint]", extra_files) \
+    # where is "tasks.toml [name]"; the sub-table is named "tasks.toml [name.checkpoint]".
+    checkpoint = _parse_checkpoint(table["checkpoint"], f"{where[:-1]}.checkpoint]", extra_files) \
         if "checkpoint" in table else None
     return Assignment(name=name, notebook=notebook, title=title, tasks=tasks, extra_files=tuple(extra_files),
                       checkpoint=checkpoint)
-
-
-def tasks_where(where: str) -> str:
-    """``file [name]`` -> ``file [name``, to name a sub-table."""
-    return where[:-1]
 
 
 def _parse_checkpoint(table, where: str, extra_files) -> CheckpointGrading:
@@ -189,9 +185,10 @@ def _parse_checkpoint(table, where: str, extra_files) -> CheckpointGrading:
                            f"got {tiers!r}")
     values = {key: value for key, value in table.items() if key not in ("file", "tiers")}
     for key, value in values.items():
-        if not isinstance(value, fields[key].type if fields[key].type in (str, int) else (int, float)) \
-                or isinstance(value, bool) or (not isinstance(value, str) and value <= 0):
-            raise ReleaseError(f"{where}: {key} must be a positive {fields[key].type.__name__}, got {value!r}")
+        kind = fields[key].type   # str, int or float (where an int is a float too; a bool is neither)
+        if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind)
+                or (kind is not str and value <= 0)):
+            raise ReleaseError(f"{where}: {key} must be a positive {kind.__name__}, got {value!r}")
     return CheckpointGrading(file=table["file"], tiers=tuple((float(a), float(p)) for a, p in pairs), **values)
 
 

@@ -163,7 +163,8 @@ def notebook_cells(path):
 def test_the_training_notebooks_best_model_section_runs_on_the_device(cp, tmp_path, monkeypatch):
     """The setup cell, then every code cell from the best model on, in quick mode with
     backend="auto" resolving to the device, on a small synthetic data set."""
-    data = notebook_utils.synthetic_cifar10(num_training=100, num_validation=50, num_test=20, with_mean_image=True)
+    data = notebook_utils.synthetic_cifar10(num_training=100, num_validation=50, num_test=20,
+                                              with_mean_image=True)   # as notebook_data gives it
     monkeypatch.setattr(notebook_utils, "notebook_data", lambda: type(data)(data))
     monkeypatch.setenv("CS231N_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")

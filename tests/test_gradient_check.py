@@ -185,7 +185,8 @@ def grading():
 def test_a_self_consistent_wrong_layer_passes_only_the_students_own_numerical_check(rng, kind):
     """The numerical gradient of one's own forward is all a student's kernel has: consistency is what it sees."""
     forward, backward = SELF_CONSISTENT[kind]
-    check_gradient(forward, backward, _affine_inputs(rng), reference=AFFINE)
+    errors = check_gradient(forward, backward, _affine_inputs(rng), reference=AFFINE)
+    assert set(errors) == {"x", "w", "b"} and max(errors.values()) < 1e-7   # passes, as a right layer would
 
 
 @pytest.mark.parametrize("kind", sorted(SELF_CONSISTENT))

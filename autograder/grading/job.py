@@ -39,7 +39,8 @@ from .library import grade_library
 from .library.seeds import load_or_create_secret, student_seed
 from .notebook_run import NotebookOutcome, answers_of, lost, pending_manual_points, run_notebook
 from .remote import StudentError, StudentProcess, StudentProcessNotStarted
-from .results import RESULT_FORMAT, grader_fingerprint, read_result, submission_fingerprint, write_result
+from .results import (RESULT_FORMAT, grader_fingerprint, parts_total, read_result, submission_fingerprint,
+                      write_result)
 
 # The notebook's process: IPython, NumPy and matplotlib start many threads.
 NOTEBOOK_LIMITS = SandboxLimits(cpu_seconds=300, wall_seconds=300, memory_bytes=2 * 2**30, max_processes=256)
@@ -125,7 +126,8 @@ def grade_student(job: StudentJob, use_sandbox: bool | None = None) -> dict:
     if use_sandbox is None:
         use_sandbox = sandbox.sandbox_policy(plan.unsafe_no_sandbox)
     fingerprint = submission_fingerprint(submission, plan.spec.notebook, plan.own_files,
-                                         [plan.checkpoint.config.file] if plan.checkpoint else [])
+                                         {plan.checkpoint.config.file: plan.checkpoint.config.max_file_bytes}
+                                         if plan.checkpoint else None)
     existing = read_result(Path(job.result_file))
     if (not plan.options.force and existing and existing.get("submission_sha256") == fingerprint
             and existing.get("grader_sha256") == plan.grader_sha256):
@@ -168,22 +170,19 @@ def _grade(job: StudentJob, use_sandbox: bool, fingerprint: str) -> dict:
     if checkpoint is not None and checkpoint["status"] != "not graded":
         files.write_json_atomically(Path(job.graded_copy).with_name(f"{CHECKPOINT_PART}.ipynb"), checkpoint_copy(checkpoint))
     return _result(job, use_sandbox, fingerprint, notebook, library, checkpoint=checkpoint,
-                   score=notebook["score"] + (library["score"] if library else 0.0)
-                   + (checkpoint["score"] if checkpoint else 0.0),
                    integrity={"held": bool(held), "findings": [f.as_dict() for f in findings[:100]]})
 
 
 def _result(job: StudentJob, use_sandbox: bool, fingerprint: str, notebook: dict, library: dict | None, *,
-            score: float, integrity: dict, checkpoint: dict | None = None, **extra) -> dict:
-    """A result file's content (docs/autograder-sandbox.md, "The result file")."""
+            integrity: dict, checkpoint: dict | None = None, score: float | None = None, **extra) -> dict:
+    """A result file's content (docs/autograder-sandbox.md, "The result file"); ``score`` None: the parts' scores."""
+    parts = {"notebook": notebook, "library": library, "checkpoint": checkpoint}
     return {"format": RESULT_FORMAT, "student_id": job.student, "assignment": job.plan.assignment,
             "submission_sha256": fingerprint, "grader_sha256": job.plan.grader_sha256,
             "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "sandboxed": use_sandbox, "graded_alone": job.alone, "score": score,
-            "max_score": notebook["max_score"] + (library["max_score"] if library else 0.0)
-            + (checkpoint["max_score"] if checkpoint else 0.0),
-            "pending_manual_points": pending_manual_points(notebook["cells"]),
-            "notebook": notebook, "library": library, "checkpoint": checkpoint, **extra, "integrity": integrity}
+            "sandboxed": use_sandbox, "graded_alone": job.alone,
+            "score": parts_total(parts) if score is None else score, "max_score": parts_total(parts, "max_score"),
+            "pending_manual_points": pending_manual_points(notebook["cells"]), **parts, **extra, "integrity": integrity}
 
 
 def _could_not_grade(job: StudentJob, use_sandbox: bool, fingerprint: str, error: Exception) -> dict:

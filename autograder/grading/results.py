@@ -45,6 +45,15 @@ def reached_a_time_limit(result: dict) -> bool:
             or bool((result.get("checkpoint") or {}).get("timed_out")))
 
 
+# The parts of a result that carry points; a part is None when the assignment has none.
+GRADED_PARTS = ("notebook", "library", "checkpoint")
+
+
+def parts_total(result: dict, key: str = "score") -> float:
+    """``key`` (``"score"`` or ``"max_score"``) added up over the parts of ``result`` it has (GRADED_PARTS)."""
+    return sum((result.get(part) or {}).get(key) or 0.0 for part in GRADED_PARTS)
+
+
 def read_result(path: Path) -> dict | None:
     """The stored result, or None when there is none (or it is not a whole result of this format)."""
     try:
@@ -68,13 +77,18 @@ def write_result(path: Path, result: dict) -> None:
     files.write_json_atomically(path, result)
 
 
-def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files=()) -> str:
+def submission_fingerprint(submission: Path, notebook: str, own_files, graded_files: dict[str, int] | None = None
+                           ) -> str:
     """SHA-256 of what grading reads of a submission: the notebook, the student's library files and
-    ``graded_files`` (a model checkpoint the grader evaluates)."""
+    ``graded_files`` (a model checkpoint the grader evaluates), each read with the limit grading reads it
+    with (``graded_files``: {path: its byte limit}): a file grading reads is never fingerprinted as missing."""
     digest = hashlib.sha256()
-    for relative in [notebook] + [f"{LIBRARY}/{name}" for name in sorted(own_files)] + list(graded_files):
+    limits = {notebook: LIMITS.notebook_bytes}
+    limits.update((f"{LIBRARY}/{name}", LIMITS.notebook_bytes) for name in sorted(own_files))
+    limits.update(graded_files or {})
+    for relative, max_bytes in limits.items():
         try:
-            data = read_regular_file(submission, relative, LIMITS.notebook_bytes)
+            data = read_regular_file(submission, relative, max_bytes)
         except UnsafeFileError:
             data = b"\0missing"
         digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())

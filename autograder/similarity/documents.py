@@ -63,6 +63,11 @@ class UnitSpec:
     helpers_only: bool = False            # outside, in a student file of another assignment: a source of helpers,
                                           # never compared itself
 
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        """The functions that are this unit (its task, or what its cell defines), never taken for helpers."""
+        return (self.qualname,) if self.qualname is not None else self.functions
+
 
 @dataclasses.dataclass
 class Unit:
@@ -142,10 +147,8 @@ def assignment_units(release_dir: Path, lib_name: str, assignment: Assignment,
         grade_id = _solution_cell_id(cell)
         if grade_id is None:
             continue
-        functions = tuple(node.name for node in (parsed.tree.body if parsed.tree else [])
-                          if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
         specs.append(UnitSpec(name=f"{assignment.notebook} {grade_id}", path=assignment.notebook, qualname=None,
-                              grade_id=grade_id, functions=functions,
+                              grade_id=grade_id, functions=tuple(node.name for node in _functions(parsed)),
                               given=frozenset(statement_keys(statements))))
     specs.append(UnitSpec(name=f"{assignment.notebook} {OUTSIDE_CELLS}", path=assignment.notebook, qualname=None,
                           grade_id=None, functions=tuple(notebook_functions), outside=True,
@@ -185,7 +188,7 @@ def _read_library_units(root: Path, specs: list[UnitSpec], document: Document, o
         parsed = parsed_files[path]
         if parsed is None:
             continue
-        not_helpers = {name for spec in by_path[path] for name in ([spec.qualname] if spec.qualname else spec.functions)}
+        not_helpers = _function_names(by_path[path])
         helpers.update((node.name, (parsed, node, path)) for node in _functions(parsed) if node.name not in not_helpers)
     inlined: set[str] = set()
     for path, file_specs in by_path.items():
@@ -214,13 +217,12 @@ def read_python_document(name: str, root: Path, relative: str, specs: list[UnitS
     parsed = _read_python(Path(root), relative, document)
     if parsed is None:
         return document
-    unit_functions = {name for spec in specs for name in ([spec.qualname] if spec.qualname else spec.functions)}
-    helpers = {node.name: (parsed, node, relative) for node in _functions(parsed) if node.name not in unit_functions}
+    not_helpers = _function_names(specs)
+    helpers = {node.name: (parsed, node, relative) for node in _functions(parsed) if node.name not in not_helpers}
     for spec in specs:
         if spec.outside:
             continue   # a corpus file holds units only
-        names = [spec.qualname] if spec.qualname is not None else list(spec.functions)
-        nodes = [node for node in (find_function(parsed.tree, n) for n in names) if node is not None]
+        nodes = [node for node in (find_function(parsed.tree, n) for n in spec.function_names) if node is not None]
         if nodes:
             document.units[spec.name] = _function_unit(spec, relative, parsed, nodes, document, helpers)
     return document
@@ -339,11 +341,19 @@ def _function_unit(spec: UnitSpec, where: str, parsed: ParsedSource, nodes: list
     first = min(_first_line(node) for node in nodes)
     last = max(node.end_lineno for node in nodes)
     lines = parsed.text.split("\n")[first - 1:last]
-    inliner = _Inliner(helpers, spec.given, first + len(lines))
-    stream, given_lines = _stream(parsed, statements_of(parsed, nodes), spec, where, document, inliner)
+    return _unit_with_helpers(spec, where, parsed, statements_of(parsed, nodes), first, lines, document, helpers)
+
+
+def _unit_with_helpers(spec: UnitSpec, where: str, parsed: ParsedSource, statements: list[Statement],
+                       first_line: int, lines: list[str], document: Document,
+                       helpers: dict[str, tuple[ParsedSource, ast.AST, str]]) -> Unit:
+    """The unit of ``statements`` (shown as ``lines``, the first numbered ``first_line``), with the ``helpers``
+    they mention inlined: their code follows in the stream and is shown after ``lines``."""
+    inliner = _Inliner(helpers, spec.given, first_line + len(lines))
+    stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
     if inliner.cut or inliner.why:
         document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
-    return Unit(spec=spec, where=where, first_line=first, lines=lines + inliner.lines,
+    return Unit(spec=spec, where=where, first_line=first_line, lines=lines + inliner.lines,
                 given_lines=given_lines | inliner.given_lines, stream=stream, helpers=tuple(inliner.inlined))
 
 
@@ -361,7 +371,6 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document, 
         return
     wanted = {spec.grade_id: spec for spec in specs if spec.grade_id is not None}
     outside = next((spec for spec in specs if spec.outside), None)
-    unit_functions = {name for spec in wanted.values() for name in spec.functions}
     solution_cells, other_cells = [], []    # (where, its text, parsed, statements)
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -386,19 +395,13 @@ def _read_notebook_units(root: Path, specs: list[UnitSpec], document: Document, 
                for node in _functions(parsed)}
     helpers.update((node.name, (parsed, node, where)) for where, _, parsed, _ in other_cells
                    for node in _functions(parsed))
-    not_helpers = unit_functions | set(outside.functions if outside else ())
+    not_helpers = _function_names(specs)   # the solution cells' and the release's
     helpers = {name: found for name, found in helpers.items() if name not in not_helpers}
     inlined: set[str] = set()
     for spec, where, text, parsed, statements in solution_cells:
-        lines = text.split("\n")
-        inliner = _Inliner(helpers, spec.given, 1 + len(lines))
-        stream, given_lines = _stream(parsed, statements, spec, where, document, inliner)
-        if inliner.cut or inliner.why:
-            document.notes.append(f"{where}: {spec.name}: {inliner.cut or inliner.why}")
-        inlined.update(inliner.inlined)
-        document.units[spec.name] = Unit(spec=spec, where=where, first_line=1, lines=lines + inliner.lines,
-                                         given_lines=given_lines | inliner.given_lines, stream=stream,
-                                         helpers=tuple(inliner.inlined))
+        unit = _unit_with_helpers(spec, where, parsed, statements, 1, text.split("\n"), document, helpers)
+        inlined.update(unit.helpers)
+        document.units[spec.name] = unit
     for grade_id in wanted:
         document.notes.append(f"{notebook_name}: no solution cell {grade_id!r}")
     if outside is not None and other_cells and outside_units:
@@ -423,6 +426,11 @@ def _cells_unit(spec: UnitSpec, cells: list, inlined: set[str], document: Docume
         document.notes.append(f"{spec.path}: {spec.name} cut to its first {MAX_UNIT_TOKENS} tokens")
     return Unit(spec=spec, where=spec.path, first_line=1, lines=lines, given_lines=given_lines,
                 stream=stream[:MAX_UNIT_TOKENS])
+
+
+def _function_names(specs: list[UnitSpec]) -> set[str]:
+    """The functions that are units among ``specs`` (or the release's own): never helpers."""
+    return {name for spec in specs for name in spec.function_names}
 
 
 def _functions(parsed: ParsedSource) -> list[ast.AST]:
