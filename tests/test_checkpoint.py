@@ -171,3 +171,27 @@ def test_a_damaged_file_is_refused_with_its_reason():
     data[start + 40:start + 60] = bytes(20)
     assert "array 'param_W2' cannot be read from the file" in refused(bytes(data))
     assert "not an .npz file" in refused(bytes(data[:len(data) // 2]))   # cut short: no zip directory
+
+
+def unsaved_checkpoint(spec):
+    """A checkpoint of ``spec`` written without save_checkpoint's own check, as a hostile student would."""
+    model = ConvNet(spec, seed=0)
+    entries = {"format": np.array(FORMAT), "architecture": np.array("ConvNet"), "spec": np.array(model.spec),
+               "preprocess_mean": np.zeros(model.input_dim), "preprocess_scale": np.array(1.0)}
+    return npz(entries | {f"param_{name}": value for name, value in model.params.items()})
+
+
+def test_pooling_windows_count_against_the_flops_bound():
+    # 2.7 M FLOPs by the notes' count, but the 150x150 window at stride 1 reads 1.8 G values: about
+    # 1.4 s per image on one core, hours for the held-out set, between two time checks.
+    message = refused(unsaved_checkpoint("INPUT-32x32x3 -> CONV1-1/p200 -> AVGPOOL150/s1 -> FC"))
+    assert ("needs 1,804,724,024 FLOPs per image; at most 200,000,000 are allowed (2,721,524 in its CONV and "
+            "FC layers, 1,802,002,500 pooling-window reads)") in message
+
+
+def test_activations_are_bounded_before_a_forward_pass_holds_them():
+    # A padded 1x1 CONV makes a 3032x3032 volume for 55 M FLOPs; 400 RELUs (no FLOPs) each keep a
+    # copy of it: 14.7 GB in float32 for one image, which would take the grader's memory.
+    spec = "INPUT-32x32x3 -> CONV1-1/p1500" + " -> RELU" * 400 + " -> POOL3032 -> FC"
+    message = refused(unsaved_checkpoint(spec))
+    assert "holds 3,686,405,707 activations per image; at most 16,777,216 are allowed" in message

@@ -85,7 +85,12 @@ class CheckpointLimits:
     members: int = 256                     # arrays in the file
     spec_chars: int = 4000                 # the architecture text
     parameters: int = 10_000_000           # numbers in all parameters together
-    flops_per_image: int = 200_000_000     # one forward pass of one image (architecture.Summary.flops)
+    # One forward pass of one image: architecture.Summary.flops plus Summary.window_reads (a pool's
+    # window has no FLOPs in the notes' count but costs as much to read).
+    flops_per_image: int = 200_000_000
+    # Values one image's forward pass holds (Summary.total_activations: the layers keep their inputs),
+    # 64 MB in float32; a padded CONV or a chain of RELUs and POOLs grows them without FLOPs.
+    activations_per_image: int = 2**24
 
 
 DEFAULT_LIMITS = CheckpointLimits()
@@ -309,9 +314,14 @@ def _build(entries, limits):
     if summary.total_parameters > limits.parameters:
         raise CheckpointError(f"the model has {summary.total_parameters:,} parameters; at most "
                               f"{limits.parameters:,} are allowed")
-    if summary.flops > limits.flops_per_image:
-        raise CheckpointError(f"the model needs {summary.flops:,} FLOPs per image; at most "
-                              f"{limits.flops_per_image:,} are allowed")
+    work = summary.flops + summary.window_reads
+    if work > limits.flops_per_image:
+        raise CheckpointError(f"the model needs {work:,} FLOPs per image; at most {limits.flops_per_image:,} are "
+                              f"allowed ({summary.flops:,} in its CONV and FC layers, {summary.window_reads:,} "
+                              f"pooling-window reads)")
+    if summary.total_activations > limits.activations_per_image:
+        raise CheckpointError(f"the model holds {summary.total_activations:,} activations per image; at most "
+                              f"{limits.activations_per_image:,} are allowed")
     params = {name[len(PARAMETER_PREFIX):]: value for name, value in entries.items()
               if name.startswith(PARAMETER_PREFIX)}
     dtypes = {value.dtype for value in params.values()}
