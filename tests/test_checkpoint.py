@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import struct
 import zipfile
 
 import numpy as np
@@ -195,3 +196,30 @@ def test_activations_are_bounded_before_a_forward_pass_holds_them():
     spec = "INPUT-32x32x3 -> CONV1-1/p1500" + " -> RELU" * 400 + " -> POOL3032 -> FC"
     message = refused(unsaved_checkpoint(spec))
     assert "holds 3,686,405,707 activations per image; at most 16,777,216 are allowed" in message
+
+
+def zip_of_many_entries(count, zip64=False):
+    """A zip whose central directory lists ``count`` one-letter entries (47 bytes each), and whose
+    end record claims one entry (a lie zipfile does not check: it reads the directory's size); with
+    ``zip64``, a zip64 end record gives the size while the plain one claims 46 bytes."""
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+    directory = entry * count
+    records = b""
+    if zip64:
+        end64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(local))
+        records = end64 + struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(directory), 1)
+    size = 46 if zip64 else len(directory)
+    return local + directory + records + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, size, len(local), 0)
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["plain", "zip64"])
+def test_a_huge_zip_directory_is_refused_before_zipfile_parses_it(zip64, monkeypatch):
+    # 200,000 entries in 9.4 MB: zipfile would build 200,000 ZipInfo objects (a million, in a
+    # 50 MB file, took 11 s and 480 MB) before the count of entries could be checked.
+    def parse(*args, **kwargs):
+        raise AssertionError("zipfile parsed the directory before it was bounded")
+    monkeypatch.setattr(zipfile, "ZipFile", parse)
+    message = refused(zip_of_many_entries(200_000, zip64=zip64))
+    expected = "the file is a zip64 archive" if zip64 else "the zip directory has 9,400,000 bytes; a checkpoint"
+    assert expected in message

@@ -53,6 +53,7 @@ expected.
 import dataclasses
 import io
 import os
+import struct
 import zipfile
 import zlib
 
@@ -70,6 +71,15 @@ PARAMETER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 TEXT_ENTRIES = ("format", "architecture", "spec")
 PREPROCESS_ENTRIES = ("preprocess_mean", "preprocess_scale")
 OPTIONAL_ENTRIES = ("reported_accuracy",)
+# The zip's end record (APPNOTE 4.3.16): signature, two disk numbers, the entry counts on this disk
+# and in all, the central directory's size and offset, the comment's length; then the comment.
+ZIP_END = struct.Struct("<4s4H2LH")
+ZIP_END_SIGNATURE = b"PK\x05\x06"
+ZIP64_LOCATOR = struct.Struct("<4sLQL")   # precedes the end record of a zip64 file
+ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+# A central directory entry: 46 bytes, then its name, extra field and comment. An .npz entry's
+# name is NAME.npy and its extra field at most a zip64 record; 1 kB each leaves room to spare.
+DIRECTORY_ENTRY_BYTES = 1024
 
 
 class CheckpointError(ValueError):
@@ -197,6 +207,7 @@ def load_checkpoint(file, limits=DEFAULT_LIMITS):
     is not a checkpoint of this format within ``limits``.
     """
     data = _read_bounded(file, limits.file_bytes)
+    _check_end_record(data, limits)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -223,6 +234,31 @@ def _read_bounded(file, max_bytes):
     if len(data) > max_bytes:
         raise CheckpointError(f"the file has more than {max_bytes:,} bytes, the most a checkpoint may have")
     return data
+
+
+def _check_end_record(data, limits):
+    """Bound the zip's central directory from its end record, before ``zipfile`` parses every entry
+    of it (a 50 MB directory of a million entries costs seconds and half a gigabyte).
+
+    Finds the end record where ``zipfile`` does (the last 22 bytes, else the last signature in
+    the final 64 kB, the comment's room); a file without one is left for ``zipfile`` to refuse.
+    """
+    if data[-ZIP_END.size:-ZIP_END.size + 4] == ZIP_END_SIGNATURE and data[-2:] == b"\0\0":
+        start = len(data) - ZIP_END.size
+    else:
+        start = data.rfind(ZIP_END_SIGNATURE, max(0, len(data) - ZIP_END.size - 0xFFFF))
+    if start < 0 or len(data) - start < ZIP_END.size:
+        return
+    if data[start - ZIP64_LOCATOR.size:start - ZIP64_LOCATOR.size + 4] == ZIP64_LOCATOR_SIGNATURE:
+        raise CheckpointError("the file is a zip64 archive; a checkpoint (at most "
+                              f"{limits.members} arrays and {limits.file_bytes:,} bytes) is a plain zip: "
+                              "save it with cs231n_lib.checkpoint.save_checkpoint")
+    _, _, _, _, entries, directory_bytes, _, _ = ZIP_END.unpack_from(data, start)
+    if entries > limits.members:
+        raise CheckpointError(f"the file holds {entries:,} entries; a checkpoint has at most {limits.members}")
+    if directory_bytes > limits.members * DIRECTORY_ENTRY_BYTES:
+        raise CheckpointError(f"the zip directory has {directory_bytes:,} bytes; a checkpoint of at most "
+                              f"{limits.members} arrays needs at most {limits.members * DIRECTORY_ENTRY_BYTES:,}")
 
 
 def _check_directory(archive, limits):
