@@ -249,7 +249,8 @@ def _check_end_record(data, limits):
         start = data.rfind(ZIP_END_SIGNATURE, max(0, len(data) - ZIP_END.size - 0xFFFF))
     if start < 0 or len(data) - start < ZIP_END.size:
         return
-    if data[start - ZIP64_LOCATOR.size:start - ZIP64_LOCATOR.size + 4] == ZIP64_LOCATOR_SIGNATURE:
+    locator = start - ZIP64_LOCATOR.size
+    if locator >= 0 and data[locator:locator + 4] == ZIP64_LOCATOR_SIGNATURE:
         raise CheckpointError("the file is a zip64 archive; a checkpoint (at most "
                               f"{limits.members} arrays and {limits.file_bytes:,} bytes) is a plain zip: "
                               "save it with cs231n_lib.checkpoint.save_checkpoint")
