@@ -223,3 +223,19 @@ def test_a_huge_zip_directory_is_refused_before_zipfile_parses_it(zip64, monkeyp
     message = refused(zip_of_many_entries(200_000, zip64=zip64))
     expected = "the file is a zip64 archive" if zip64 else "the zip directory has 9,400,000 bytes; a checkpoint"
     assert expected in message
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"preprocess_scale": np.array(5e-324)}, "gives model inputs up to inf, beyond float32's range"),
+    ({"preprocess_mean": np.full((3, 8, 8), 1e308)}, "gives model inputs up to 3.13e+306, beyond float32's range"),
+    ({"param_W1": np.zeros((4, 3, 3, 3), np.complex64)}, "holds complex64 values; a checkpoint holds real numbers"),
+])
+def test_preprocessing_that_makes_every_score_nan_is_refused_with_its_reason(change, message):
+    # On main these loaded: every input inf, every score NaN, every prediction class 0.
+    assert message in refused(npz(entries_of(saved_bytes()) | change))
+
+
+def test_the_spec_in_reports_is_the_librarys_rendering_not_the_students_text():
+    entries = entries_of(saved_bytes())
+    entries["spec"] = np.array("INPUT-8x8x3\x1cconv3-4,\x1frelu  pool2 -> fc-6 -> RELU -> FC-10")
+    assert load_checkpoint(io.BytesIO(npz(entries))).spec == "INPUT-8x8x3 -> CONV3-4 -> RELU -> POOL2 -> FC-6 -> RELU -> FC-10"

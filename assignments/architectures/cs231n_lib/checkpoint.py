@@ -306,8 +306,9 @@ def _read_checked_array(archive, name, limits):
         except ValueError as error:
             raise CheckpointError(f"array {name!r} is not a readable .npy array: {error}") from None
         if dtype.hasobject or dtype.kind not in "fiuUb":
-            raise CheckpointError(f"array {name!r} holds {dtype} values (Python objects, stored as a pickle); "
-                                  f"a checkpoint holds numbers and text only")
+            stored = " (Python objects, stored as a pickle)" if dtype.hasobject else ""
+            raise CheckpointError(f"array {name!r} holds {dtype} values{stored}; "
+                                  f"a checkpoint holds real numbers and text only")
         size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
         if size > limits.member_bytes:
             raise CheckpointError(f"array {name!r} of shape {shape} needs {size:,} bytes; "
@@ -390,7 +391,8 @@ def _build(entries, limits):
     if unknown:
         raise CheckpointError(f"unexpected arrays {unknown[:5]}: a checkpoint holds {', '.join(TEXT_ENTRIES)}, "
                               f"{', '.join(PREPROCESS_ENTRIES)} and {PARAMETER_PREFIX}<name> parameters")
-    return Checkpoint(architecture=architecture, spec=spec, model=model, mean_image=mean_image, scale=scale,
+    # The spec as the library writes it: the student's own spacing and separators stay out of reports.
+    return Checkpoint(architecture=architecture, spec=model.spec, model=model, mean_image=mean_image, scale=scale,
                       parameters=summary.total_parameters, flops_per_image=summary.flops,
                       activations_per_image=summary.total_activations, reported_accuracy=_reported_accuracy(entries))
 
@@ -427,4 +429,10 @@ def _preprocessing(entries, input_dim):
     scale = float(scale)
     if not np.isfinite(scale) or scale <= 0:
         raise CheckpointError(f"preprocess_scale must be a positive finite number, got {scale}")
+    # The largest model input a raw pixel can give; beyond float32 it becomes inf, then NaN scores.
+    largest = float(np.max(np.maximum(np.abs(mean_image), np.abs(255.0 - mean_image)))) / scale
+    if not largest <= float(np.finfo(np.float32).max):
+        raise CheckpointError(f"the preprocessing (pixels 0..255 - preprocess_mean) / preprocess_scale gives "
+                              f"model inputs up to {largest:.3g}, beyond float32's range: expected a mean image "
+                              f"of pixel values and a scale near 1 to 255, got scale {scale:g}")
     return mean_image.astype(np.float64), scale
