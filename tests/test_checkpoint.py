@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import struct
 import zipfile
 
 import numpy as np
@@ -171,3 +172,70 @@ def test_a_damaged_file_is_refused_with_its_reason():
     data[start + 40:start + 60] = bytes(20)
     assert "array 'param_W2' cannot be read from the file" in refused(bytes(data))
     assert "not an .npz file" in refused(bytes(data[:len(data) // 2]))   # cut short: no zip directory
+
+
+def unsaved_checkpoint(spec):
+    """A checkpoint of ``spec`` written without save_checkpoint's own check, as a hostile student would."""
+    model = ConvNet(spec, seed=0)
+    entries = {"format": np.array(FORMAT), "architecture": np.array("ConvNet"), "spec": np.array(model.spec),
+               "preprocess_mean": np.zeros(model.input_dim), "preprocess_scale": np.array(1.0)}
+    return npz(entries | {f"param_{name}": value for name, value in model.params.items()})
+
+
+def test_pooling_windows_count_against_the_flops_bound():
+    # 2.7 M FLOPs by the notes' count, but the 150x150 window at stride 1 reads 1.8 G values: about
+    # 1.4 s per image on one core, hours for the held-out set, between two time checks.
+    message = refused(unsaved_checkpoint("INPUT-32x32x3 -> CONV1-1/p200 -> AVGPOOL150/s1 -> FC"))
+    assert ("needs 1,804,724,024 FLOPs per image; at most 200,000,000 are allowed (2,721,524 in its CONV and "
+            "FC layers, 1,802,002,500 pooling-window reads)") in message
+
+
+def test_activations_are_bounded_before_a_forward_pass_holds_them():
+    # A padded 1x1 CONV makes a 3032x3032 volume for 55 M FLOPs; 400 RELUs (no FLOPs) each keep a
+    # copy of it: 14.7 GB in float32 for one image, which would take the grader's memory.
+    spec = "INPUT-32x32x3 -> CONV1-1/p1500" + " -> RELU" * 400 + " -> POOL3032 -> FC"
+    message = refused(unsaved_checkpoint(spec))
+    assert "holds 3,686,405,707 activations per image; at most 16,777,216 are allowed" in message
+
+
+def zip_of_many_entries(count, zip64=False):
+    """A zip whose central directory lists ``count`` one-letter entries (47 bytes each), and whose
+    end record claims one entry (a lie zipfile does not check: it reads the directory's size); with
+    ``zip64``, a zip64 end record gives the size while the plain one claims 46 bytes."""
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+    directory = entry * count
+    records = b""
+    if zip64:
+        end64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(local))
+        records = end64 + struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(directory), 1)
+    size = 46 if zip64 else len(directory)
+    return local + directory + records + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, size, len(local), 0)
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["plain", "zip64"])
+def test_a_huge_zip_directory_is_refused_before_zipfile_parses_it(zip64, monkeypatch):
+    # 200,000 entries in 9.4 MB: zipfile would build 200,000 ZipInfo objects (a million, in a
+    # 50 MB file, took 11 s and 480 MB) before the count of entries could be checked.
+    def parse(*args, **kwargs):
+        raise AssertionError("zipfile parsed the directory before it was bounded")
+    monkeypatch.setattr(zipfile, "ZipFile", parse)
+    message = refused(zip_of_many_entries(200_000, zip64=zip64))
+    expected = "the file is a zip64 archive" if zip64 else "the zip directory has 9,400,000 bytes; a checkpoint"
+    assert expected in message
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"preprocess_scale": np.array(5e-324)}, "gives model inputs up to inf, beyond float32's range"),
+    ({"preprocess_mean": np.full((3, 8, 8), 1e308)}, "gives model inputs up to 3.13e+306, beyond float32's range"),
+    ({"param_W1": np.zeros((4, 3, 3, 3), np.complex64)}, "holds complex64 values; a checkpoint holds real numbers"),
+])
+def test_preprocessing_that_makes_every_score_nan_is_refused_with_its_reason(change, message):
+    # On main these loaded: every input inf, every score NaN, every prediction class 0.
+    assert message in refused(npz(entries_of(saved_bytes()) | change))
+
+
+def test_the_spec_in_reports_is_the_librarys_rendering_not_the_students_text():
+    entries = entries_of(saved_bytes())
+    entries["spec"] = np.array("INPUT-8x8x3\x1cconv3-4,\x1frelu  pool2 -> fc-6 -> RELU -> FC-10")
+    assert load_checkpoint(io.BytesIO(npz(entries))).spec == "INPUT-8x8x3 -> CONV3-4 -> RELU -> POOL2 -> FC-6 -> RELU -> FC-10"

@@ -34,8 +34,8 @@ from ..tasks import CIFAR10_TEST, CheckpointGrading
 
 BATCH = 100   # images per forward pass at most: the time limit is checked between batches
 # Activations a forward pass may hold at once (the layers keep their inputs): 2**26 values, 256 MB
-# in float32. A model with large volumes is evaluated in smaller batches (down to one image; the
-# FLOPs bound keeps one image's volumes to some tens of millions of values).
+# in float32. A model with large volumes is evaluated in smaller batches (down to one image, whose
+# volumes the loader bounds: CheckpointLimits.activations_per_image, 2**24).
 EVAL_VALUES = 2**26
 PIXEL_RANGE = (0.0, 255.0)
 

@@ -53,6 +53,7 @@ expected.
 import dataclasses
 import io
 import os
+import struct
 import zipfile
 import zlib
 
@@ -70,6 +71,15 @@ PARAMETER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 TEXT_ENTRIES = ("format", "architecture", "spec")
 PREPROCESS_ENTRIES = ("preprocess_mean", "preprocess_scale")
 OPTIONAL_ENTRIES = ("reported_accuracy",)
+# The zip's end record (APPNOTE 4.3.16): signature, two disk numbers, the entry counts on this disk
+# and in all, the central directory's size and offset, the comment's length; then the comment.
+ZIP_END = struct.Struct("<4s4H2LH")
+ZIP_END_SIGNATURE = b"PK\x05\x06"
+ZIP64_LOCATOR = struct.Struct("<4sLQL")   # precedes the end record of a zip64 file
+ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+# A central directory entry: 46 bytes, then its name, extra field and comment. An .npz entry's
+# name is NAME.npy and its extra field at most a zip64 record; 1 kB each leaves room to spare.
+DIRECTORY_ENTRY_BYTES = 1024
 
 
 class CheckpointError(ValueError):
@@ -85,7 +95,12 @@ class CheckpointLimits:
     members: int = 256                     # arrays in the file
     spec_chars: int = 4000                 # the architecture text
     parameters: int = 10_000_000           # numbers in all parameters together
-    flops_per_image: int = 200_000_000     # one forward pass of one image (architecture.Summary.flops)
+    # One forward pass of one image: architecture.Summary.flops plus Summary.window_reads (a pool's
+    # window has no FLOPs in the notes' count but costs as much to read).
+    flops_per_image: int = 200_000_000
+    # Values one image's forward pass holds (Summary.total_activations: the layers keep their inputs),
+    # 64 MB in float32; a padded CONV or a chain of RELUs and POOLs grows them without FLOPs.
+    activations_per_image: int = 2**24
 
 
 DEFAULT_LIMITS = CheckpointLimits()
@@ -192,6 +207,7 @@ def load_checkpoint(file, limits=DEFAULT_LIMITS):
     is not a checkpoint of this format within ``limits``.
     """
     data = _read_bounded(file, limits.file_bytes)
+    _check_end_record(data, limits)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -218,6 +234,32 @@ def _read_bounded(file, max_bytes):
     if len(data) > max_bytes:
         raise CheckpointError(f"the file has more than {max_bytes:,} bytes, the most a checkpoint may have")
     return data
+
+
+def _check_end_record(data, limits):
+    """Bound the zip's central directory from its end record, before ``zipfile`` parses every entry
+    of it (a 50 MB directory of a million entries costs seconds and half a gigabyte).
+
+    Finds the end record where ``zipfile`` does (the last 22 bytes, else the last signature in
+    the final 64 kB, the comment's room); a file without one is left for ``zipfile`` to refuse.
+    """
+    if data[-ZIP_END.size:-ZIP_END.size + 4] == ZIP_END_SIGNATURE and data[-2:] == b"\0\0":
+        start = len(data) - ZIP_END.size
+    else:
+        start = data.rfind(ZIP_END_SIGNATURE, max(0, len(data) - ZIP_END.size - 0xFFFF))
+    if start < 0 or len(data) - start < ZIP_END.size:
+        return
+    locator = start - ZIP64_LOCATOR.size
+    if locator >= 0 and data[locator:locator + 4] == ZIP64_LOCATOR_SIGNATURE:
+        raise CheckpointError("the file is a zip64 archive; a checkpoint (at most "
+                              f"{limits.members} arrays and {limits.file_bytes:,} bytes) is a plain zip: "
+                              "save it with cs231n_lib.checkpoint.save_checkpoint")
+    _, _, _, _, entries, directory_bytes, _, _ = ZIP_END.unpack_from(data, start)
+    if entries > limits.members:
+        raise CheckpointError(f"the file holds {entries:,} entries; a checkpoint has at most {limits.members}")
+    if directory_bytes > limits.members * DIRECTORY_ENTRY_BYTES:
+        raise CheckpointError(f"the zip directory has {directory_bytes:,} bytes; a checkpoint of at most "
+                              f"{limits.members} arrays needs at most {limits.members * DIRECTORY_ENTRY_BYTES:,}")
 
 
 def _check_directory(archive, limits):
@@ -264,8 +306,9 @@ def _read_checked_array(archive, name, limits):
         except ValueError as error:
             raise CheckpointError(f"array {name!r} is not a readable .npy array: {error}") from None
         if dtype.hasobject or dtype.kind not in "fiuUb":
-            raise CheckpointError(f"array {name!r} holds {dtype} values (Python objects, stored as a pickle); "
-                                  f"a checkpoint holds numbers and text only")
+            stored = " (Python objects, stored as a pickle)" if dtype.hasobject else ""
+            raise CheckpointError(f"array {name!r} holds {dtype} values{stored}; "
+                                  f"a checkpoint holds real numbers and text only")
         size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
         if size > limits.member_bytes:
             raise CheckpointError(f"array {name!r} of shape {shape} needs {size:,} bytes; "
@@ -309,9 +352,14 @@ def _build(entries, limits):
     if summary.total_parameters > limits.parameters:
         raise CheckpointError(f"the model has {summary.total_parameters:,} parameters; at most "
                               f"{limits.parameters:,} are allowed")
-    if summary.flops > limits.flops_per_image:
-        raise CheckpointError(f"the model needs {summary.flops:,} FLOPs per image; at most "
-                              f"{limits.flops_per_image:,} are allowed")
+    work = summary.flops + summary.window_reads
+    if work > limits.flops_per_image:
+        raise CheckpointError(f"the model needs {work:,} FLOPs per image; at most {limits.flops_per_image:,} are "
+                              f"allowed ({summary.flops:,} in its CONV and FC layers, {summary.window_reads:,} "
+                              f"pooling-window reads)")
+    if summary.total_activations > limits.activations_per_image:
+        raise CheckpointError(f"the model holds {summary.total_activations:,} activations per image; at most "
+                              f"{limits.activations_per_image:,} are allowed")
     params = {name[len(PARAMETER_PREFIX):]: value for name, value in entries.items()
               if name.startswith(PARAMETER_PREFIX)}
     dtypes = {value.dtype for value in params.values()}
@@ -343,7 +391,8 @@ def _build(entries, limits):
     if unknown:
         raise CheckpointError(f"unexpected arrays {unknown[:5]}: a checkpoint holds {', '.join(TEXT_ENTRIES)}, "
                               f"{', '.join(PREPROCESS_ENTRIES)} and {PARAMETER_PREFIX}<name> parameters")
-    return Checkpoint(architecture=architecture, spec=spec, model=model, mean_image=mean_image, scale=scale,
+    # The spec as the library writes it: the student's own spacing and separators stay out of reports.
+    return Checkpoint(architecture=architecture, spec=model.spec, model=model, mean_image=mean_image, scale=scale,
                       parameters=summary.total_parameters, flops_per_image=summary.flops,
                       activations_per_image=summary.total_activations, reported_accuracy=_reported_accuracy(entries))
 
@@ -380,4 +429,10 @@ def _preprocessing(entries, input_dim):
     scale = float(scale)
     if not np.isfinite(scale) or scale <= 0:
         raise CheckpointError(f"preprocess_scale must be a positive finite number, got {scale}")
+    # The largest model input a raw pixel can give; beyond float32 it becomes inf, then NaN scores.
+    largest = float(np.max(np.maximum(np.abs(mean_image), np.abs(255.0 - mean_image)))) / scale
+    if not largest <= float(np.finfo(np.float32).max):
+        raise CheckpointError(f"the preprocessing (pixels 0..255 - preprocess_mean) / preprocess_scale gives "
+                              f"model inputs up to {largest:.3g}, beyond float32's range: expected a mean image "
+                              f"of pixel values and a scale near 1 to 255, got scale {scale:g}")
     return mean_image.astype(np.float64), scale

@@ -114,6 +114,15 @@ class Summary:
         return total
 
     @property
+    def window_reads(self):
+        """Input values the pooling layers read for one image: each output value reads its F x F window.
+
+        Not part of ``flops`` (the notes count the multiplications of CONV and FC layers), but
+        work all the same: a large window at a small stride reads every input many times.
+        """
+        return sum(row.activations * row.layer.size ** 2 for row in self.rows if isinstance(row.layer, Pool))
+
+    @property
     def flops(self):
         """``2 * multiply_adds``: a multiply-add counts as two floating-point operations."""
         return 2 * self.multiply_adds
