@@ -61,8 +61,15 @@ def fc_to_conv(model):
                 W_param = xp.ascontiguousarray(W_param.T).reshape(layer.units, C, H, W)
             new_params[f"W{number}"] = W_param.copy()
             new_params[f"b{number}"] = b.copy()
+        if position in model.bn_index:  # an FC's BN becomes the CONV's spatial BN: same gamma, beta
+            number = model.bn_index[position]
+            new_params[f"gamma{number}"] = model.params[f"gamma{number}"].copy()
+            new_params[f"beta{number}"] = model.params[f"beta{number}"].copy()
     # The new net's own random weights are placeholders; the converted ones replace them.
     converted = ConvNet(new_layers, input_dim=model.input_dim, reg=model.reg, dtype=model.dtype,
                         backend="numpy")
     converted.params = new_params
+    for number, bn_param in model.bn_params.items():
+        for key in ("running_mean", "running_var"):
+            converted.bn_params[number][key] = bn_param[key].copy()
     return converted
