@@ -162,7 +162,9 @@ def test_batchnorm_counts_gamma_and_beta_per_channel_and_no_flops():
     bn_rows = [row for row in with_bn if row.name == "BN"]
     assert [(row.output_shape, row.weights, row.biases) for row in bn_rows] == [((8, 8, 16), 16, 16),
                                                                               ((1, 1, 32), 32, 32)]
-    assert with_bn.total_parameters == plain.total_parameters + 2 * (16 + 32)
+    # gamma and beta per channel; beta replaces the CONV's and the FC's bias
+    assert [row.biases for row in with_bn if row.name in ("CONV3-16", "FC-32", "FC-10")] == [0, 0, 10]
+    assert with_bn.total_parameters == plain.total_parameters + 2 * (16 + 32) - (16 + 32)
     assert with_bn.total_activations == plain.total_activations + 8 * 8 * 16 + 32
     assert (with_bn.flops, with_bn.window_reads) == (plain.flops, plain.window_reads)
     # Parameter sharing is a CONV's: a BN has one gamma and beta per channel either way.

@@ -270,7 +270,7 @@ def test_a_bn_checkpoint_carries_gamma_beta_and_the_running_statistics(dtype):
     np.testing.assert_array_equal(loaded.scores(images), expected)
     np.testing.assert_allclose(loaded.scores(images[:1]), expected[:1], rtol=1e-5)  # one image alone: the same
     assert loaded.model.bn_params[1]["mode"] == "test"
-    assert loaded.parameters == (4 * 27 + 4) + (64 * 6 + 6) + (6 * 10 + 10) + 2 * (4 + 6)
+    assert loaded.parameters == 4 * 27 + 64 * 6 + (6 * 10 + 10) + 2 * (4 + 6)  # beta instead of b1, b2
 
 
 def broken_bn(change):
@@ -293,6 +293,7 @@ def broken_bn(change):
     (lambda e: e["running_mean2"].__setitem__(3, np.inf), "running_mean2 holds NaN or infinite values"),
     (lambda e: e.pop("param_gamma2"), "missing ['param_gamma2']"),
     (lambda e: e.update(param_beta1=np.zeros(3, np.float32)), "param_beta1 has shape (3,); the spec needs (4,)"),
+    (lambda e: e.update(param_b1=np.zeros(4, np.float32)), "unexpected ['param_b1']"),
     (lambda e: e.update(running_var3=np.ones(6, np.float32)), "unexpected arrays ['running_var3']"),
     (lambda e: e.update(spec=np.array(str(e["spec"]).replace("CONV3-4 -> BN", "BN -> CONV3-4"))),
      "layer 2 (BN) follows the start of the spec: expected BN right after a CONV or FC layer"),

@@ -63,7 +63,8 @@ def test_bad_architectures_are_refused(spec, message):
 def test_batchnorm_parameters_and_state_are_cs231n_style():
     model = ConvNet("INPUT-8x8x3 -> CONV3-4 -> BN -> RELU -> POOL2 -> FC-6 -> BN -> RELU -> FC", seed=0)
     shapes = {k: v.shape for k, v in model.params.items()}
-    assert shapes == {"W1": (4, 3, 3, 3), "b1": (4,), "gamma1": (4,), "beta1": (4,), "W2": (64, 6), "b2": (6,),
+    # beta takes the place of the bias of the layer before a BN (the batch mean would remove it)
+    assert shapes == {"W1": (4, 3, 3, 3), "gamma1": (4,), "beta1": (4,), "W2": (64, 6),
                       "gamma2": (6,), "beta2": (6,), "W3": (6, 10), "b3": (10,)}
     assert np.all(model.params["gamma1"] == 1) and np.all(model.params["beta2"] == 0)
     assert sorted(model.bn_params) == [1, 2]
@@ -83,7 +84,7 @@ def test_loss_with_labels_trains_the_running_statistics_and_without_uses_them(rn
     for _ in range(60):
         model.loss(X, y)
     assert model.bn_params[1]["mode"] == "train"
-    conv_out = layers.conv_forward_naive(X, model.params["W1"], model.params["b1"], {"stride": 1, "pad": 1})[0]
+    conv_out = layers.conv_forward_naive(X, model.params["W1"], np.zeros(3), {"stride": 1, "pad": 1})[0]
     np.testing.assert_allclose(model.bn_params[1]["running_mean"], conv_out.mean(axis=(0, 2, 3)), rtol=1e-2)
     np.testing.assert_allclose(model.bn_params[1]["running_var"], conv_out.var(axis=(0, 2, 3)), rtol=1e-2)
     # In test mode one image's scores do not depend on the others in the batch.

@@ -69,7 +69,9 @@ class ConvNet:
     Parameters ``W1, b1, W2, b2, ...`` number the CONV and FC layers in order:
     a CONV's W is (F, C, size, size), an FC's W is (D, units); every b is (outputs,).
     A ``BN`` after layer number K adds ``gammaK`` (ones) and ``betaK`` (zeros) of shape
-    (outputs,), and ``bn_params[K]``, CS231n's ``bn_param`` dict: ``mode`` ("train" or
+    (outputs,) and takes the place of ``bK``: the batch mean removes any bias, whose
+    gradient would be zero (betaK shifts instead). ``bn_params[K]`` is CS231n's
+    ``bn_param`` dict: ``mode`` ("train" or
     "test"), ``eps``, ``momentum`` and the running statistics ``running_mean`` (zeros) and
     ``running_var`` (ones: an untrained net normalizes by 1, and a variance is never 0).
     As CS231n's FullyConnectedNet, ``loss(X)`` runs in test mode (the running statistics)
@@ -108,6 +110,7 @@ class ConvNet:
         self.param_index = {}  # layer position -> parameter number
         self.bn_index = {}  # BN layer position -> the number K of the layer it normalizes
         self.bn_params = {}  # K -> bn_param of the BN after layer number K
+        self._no_bias = {}  # K -> the zeros a CONV or FC followed by a BN adds instead of a bias
         in_shape = self.input_dim
         for position, (layer, out_shape) in enumerate(zip(layers, shapes)):
             if isinstance(layer, BatchNorm):  # after a CONV or FC (layer_spec checked): its number
@@ -132,8 +135,11 @@ class ConvNet:
             fan_in = int(np.prod(w_shape[1:])) if isinstance(layer, Conv) else w_shape[0]
             scale = np.sqrt(2.0 / fan_in) if weight_scale == "he" else float(weight_scale)
             self.params[f"W{number}"] = to_device((scale * rng.standard_normal(w_shape)).astype(self.dtype), xp)
-            self.params[f"b{number}"] = to_device(np.zeros(w_shape[0] if isinstance(layer, Conv)
-                                                            else layer.units, dtype=self.dtype), xp)
+            bias = to_device(np.zeros(w_shape[0] if isinstance(layer, Conv) else layer.units, dtype=self.dtype), xp)
+            if position + 1 < len(layers) and isinstance(layers[position + 1], BatchNorm):
+                self._no_bias[number] = bias
+            else:
+                self.params[f"b{number}"] = bias
             in_shape = out_shape
 
     @property
@@ -159,7 +165,8 @@ class ConvNet:
         for position, layer in enumerate(self.layers):
             if isinstance(layer, (Conv, FC)):
                 number = self.param_index[position]
-                W, b = self.params[f"W{number}"], self.params[f"b{number}"]
+                W = self.params[f"W{number}"]
+                b = self._no_bias[number] if number in self._no_bias else self.params[f"b{number}"]
                 if isinstance(layer, Conv):
                     out, cache = conv_forward_fast(out, W, b, layer.conv_param)
                 else:
@@ -202,7 +209,8 @@ class ConvNet:
                     dout, dW, db = affine_backward(dout, cache)
                 W = self.params[f"W{number}"]
                 grads[f"W{number}"] = dW + self.reg * W
-                grads[f"b{number}"] = db
+                if number not in self._no_bias:
+                    grads[f"b{number}"] = db
                 weight_norms = weight_norms + (W * W).sum()
             elif isinstance(layer, BatchNorm):
                 number = self.bn_index[position]
