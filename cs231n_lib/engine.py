@@ -377,30 +377,29 @@ class BatchContext:
         self.sums = ShardSums(workers)
 
 
-def _batchnorm_forward(z, xhat, prepared, bn_param, context, worker, count, axes, expand):
+def _batchnorm_forward(z, centered, prepared, bn_param, context, worker, count, layout):
     """Batch normalization of z in place, as ``layers.batchnorm_forward`` on its channels.
 
-    z: the activations, channels along the axis that ``expand`` (a (channels,) vector ->
-    its broadcast shape) leaves; ``axes`` the others. count: values per channel in the whole
-    minibatch. Train mode: xhat receives the normalized values, the running statistics are
-    updated (by worker 0; every worker has the same totals) and 1 / std is returned for the
-    backward pass. Test mode: the running statistics; returns None.
+    z: the activations; layout: ``CONV_CHANNELS`` or ``FC_CHANNELS``, where their channels are.
+    count: values per channel in the whole minibatch. Train mode: ``centered`` receives z minus
+    the batch mean (x_hat * std: the backward pass scales it, which spares a pass over it here),
+    the running statistics are updated (by worker 0; every worker has the same totals) and
+    1 / std is returned. Test mode: the running statistics; returns None.
     """
     xp = get_array_module(z)
     gamma, beta, eps = prepared["gamma"], prepared["beta"], bn_param["eps"]
     if not context.training:
         scale = gamma / xp.sqrt(bn_param["running_var"] + eps)
-        z *= expand(scale)
-        z += expand(beta - bn_param["running_mean"] * scale)
+        z *= layout.expand(scale)
+        z += layout.expand(beta - bn_param["running_mean"] * scale)
         return None
-    mean = context.sums.total(worker, z.sum(axis=axes)) / count
-    xp.subtract(z, expand(mean), out=xhat)
-    xp.multiply(xhat, xhat, out=z)  # z is free until it receives the output: squared deviations
-    var = context.sums.total(worker, z.sum(axis=axes)) / count  # biased, as the layers' x.var()
+    mean = context.sums.total(worker, z.sum(axis=layout.axes)) / count
+    xp.subtract(z, layout.expand(mean), out=centered)
+    squares = xp.einsum(layout.per_channel_dot, centered, centered)  # reads, writes nothing of z's size
+    var = context.sums.total(worker, squares) / count  # biased, as the layers' x.var()
     inv_std = 1 / xp.sqrt(var + eps)
-    xhat *= expand(inv_std)
-    xp.multiply(xhat, expand(gamma), out=z)
-    z += expand(beta)
+    xp.multiply(centered, layout.expand(gamma * inv_std), out=z)
+    z += layout.expand(beta)
     if worker == 0:
         momentum = bn_param["momentum"]
         bn_param["running_mean"] = momentum * bn_param["running_mean"] + (1 - momentum) * mean
@@ -408,38 +407,42 @@ def _batchnorm_forward(z, xhat, prepared, bn_param, context, worker, count, axes
     return inv_std
 
 
-def _batchnorm_backward(dz, xhat, scratch, inv_std, prepared, names, grads, accumulate, context, worker,
-                        count, axes, expand):
+def _batchnorm_backward(dz, centered, scratch, inv_std, prepared, names, grads, accumulate, context, worker,
+                        count, layout):
     """The gradient through ``_batchnorm_forward`` (train mode), in place on dz.
 
     dz: the gradient of the BN's output; scratch: a buffer of its shape. Stores this shard's
     share of dgamma and dbeta in grads (the engine adds the workers' shares) and uses the
     whole minibatch's to remove the mean's and the variance's share from dz, as
-    ``layers.batchnorm_backward``: dz = gamma / std * (dz - dbeta / count - xhat * dgamma / count).
+    ``layers.batchnorm_backward``: dz = gamma / std * (dz - dbeta / count - x_hat * dgamma / count)
+    with x_hat = centered / std.
     """
     xp = get_array_module(dz)
     gamma_name, beta_name = names
-    dbeta = dz.sum(axis=axes)
-    xp.multiply(dz, xhat, out=scratch)
-    dgamma = scratch.sum(axis=axes)
+    dbeta = dz.sum(axis=layout.axes)
+    dgamma = xp.einsum(layout.per_channel_dot, dz, centered) * inv_std
     _store(grads[gamma_name], dgamma, accumulate)
     _store(grads[beta_name], dbeta, accumulate)
     channels = dbeta.shape[0]
     totals = context.sums.total(worker, xp.concatenate((dbeta, dgamma)))
     dbeta, dgamma = totals[:channels], totals[channels:]
-    xp.multiply(xhat, expand(dgamma / count), out=scratch)
+    xp.multiply(centered, layout.expand(inv_std * dgamma / count), out=scratch)
     dz -= scratch
-    dz -= expand(dbeta / count)
-    dz *= expand(prepared["gamma"] * inv_std)
+    dz -= layout.expand(dbeta / count)
+    dz *= layout.expand(prepared["gamma"] * inv_std)
 
 
-def _channels_second(vector):
-    """(F,) -> (F, 1): per channel over (H, F, cols) activations."""
-    return vector[:, None]
+class ChannelLayout:
+    """Where an activation array keeps its channels, for the per-channel sums of batch norm."""
+
+    def __init__(self, axes, per_channel_dot, expand):
+        self.axes = axes                         # the axes summed over
+        self.per_channel_dot = per_channel_dot   # einsum of two such arrays -> (channels,)
+        self.expand = expand                     # (channels,) -> its broadcast shape
 
 
-def _channels_last(vector):
-    return vector
+CONV_CHANNELS = ChannelLayout((0, 2), "hfc,hfc->f", lambda vector: vector[:, None])  # (H, F, cols)
+FC_CHANNELS = ChannelLayout(0, "nm,nm->m", lambda vector: vector)                     # (n, M)
 
 
 class BatchNormConvStage(ConvStage):
@@ -447,7 +450,7 @@ class BatchNormConvStage(ConvStage):
 
     The conv writes z (H_out, F, cols); BN and ReLU run in place on it at full resolution (BN's
     per-channel scale may be negative, so unlike the bias it does not commute with the max) and
-    the pool reads the result. Train mode keeps xhat (H_out, F, cols) for the backward pass.
+    the pool reads the result. Train mode keeps z minus its mean (H_out, F, cols) for the backward pass.
     """
 
     def __init__(self, number, conv, in_chw, relu, pool, first):
@@ -464,7 +467,7 @@ class BatchNormConvStage(ConvStage):
     def buffer_shapes(self, n):
         shapes = super().buffer_shapes(n)
         full = shapes["out"][0]
-        shapes["xhat"] = (full, "f", False)
+        shapes["centered"] = (full, "f", False)
         if self.relu:
             shapes["positive"] = (full, "b", False)
         if not self.to_rows:
@@ -485,8 +488,8 @@ class BatchNormConvStage(ConvStage):
         lower(x_hcnw, g, ws["L"])
         z = ws["out"]
         forward_rows(prepared["w_rows"], ws["L"], g, z)
-        ws["inv_std"] = _batchnorm_forward(z, ws["xhat"], prepared, self.bn_param, self.context, ws["worker"],
-                                           self._count(g), (0, 2), _channels_second)
+        ws["inv_std"] = _batchnorm_forward(z, ws["centered"], prepared, self.bn_param, self.context, ws["worker"],
+                                           self._count(g), CONV_CHANNELS)
         if self.relu:
             xp.maximum(z, 0, out=z)
         F, H_y, W_y = self.out_chw
@@ -512,8 +515,8 @@ class BatchNormConvStage(ConvStage):
             xp.greater(ws["out"], 0, out=ws["positive"])
             rows *= ws["positive"]
         # z (ws["out"]) is read: it is the scratch of the BN's backward pass.
-        _batchnorm_backward(rows, ws["xhat"], ws["out"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
-                            accumulate, self.context, ws["worker"], self._count(g), (0, 2), _channels_second)
+        _batchnorm_backward(rows, ws["centered"], ws["out"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
+                            accumulate, self.context, ws["worker"], self._count(g), CONV_CHANNELS)
         dw = weight_gradient(ws["L"], rows, g, ws["dw_total"], ws["dw_scratch"])
         _store(grads[self.weight], dw, accumulate)
         if not self.need_dx:
@@ -537,7 +540,7 @@ class BatchNormFCStage(FCStage):
 
     def buffer_shapes(self, n):
         shapes = super().buffer_shapes(n)
-        shapes.update(xhat=((n, self.M), "f", False), scratch=((n, self.M), "f", False))
+        shapes.update(centered=((n, self.M), "f", False), scratch=((n, self.M), "f", False))
         return shapes
 
     def prepare(self, params):
@@ -548,8 +551,8 @@ class BatchNormFCStage(FCStage):
         ws["x"] = x
         h = ws["h"]
         xp.matmul(x, prepared["w"], out=h)
-        ws["inv_std"] = _batchnorm_forward(h, ws["xhat"], prepared, self.bn_param, self.context, ws["worker"],
-                                           self.context.batch_size, 0, _channels_last)
+        ws["inv_std"] = _batchnorm_forward(h, ws["centered"], prepared, self.bn_param, self.context, ws["worker"],
+                                           self.context.batch_size, FC_CHANNELS)
         if self.relu:
             xp.maximum(h, 0, out=h)
         return h
@@ -559,8 +562,8 @@ class BatchNormFCStage(FCStage):
         if self.relu:
             xp.greater(ws["h"], 0, out=ws["positive"])
             dh *= ws["positive"]
-        _batchnorm_backward(dh, ws["xhat"], ws["scratch"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
-                            accumulate, self.context, ws["worker"], self.context.batch_size, 0, _channels_last)
+        _batchnorm_backward(dh, ws["centered"], ws["scratch"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
+                            accumulate, self.context, ws["worker"], self.context.batch_size, FC_CHANNELS)
         if accumulate:
             grads[self.weight] += ws["x"].T @ dh
         else:

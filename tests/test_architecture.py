@@ -286,7 +286,7 @@ def test_doc_error_examples_are_the_real_messages():
     namespace = {**vars(layer_spec), **vars(architecture)}
     lines = DOC.read_text().splitlines()
     examples = [(line[4:], lines[i + 1]) for i, line in enumerate(lines) if line.startswith(">>> ")]
-    assert len(examples) == 3
+    assert len(examples) == 4
     for call, shown in examples:
         with pytest.raises(ValueError) as caught:
             eval(call, namespace)  # the page's own examples, nothing from outside the repo
