@@ -73,6 +73,13 @@ def test_batchnorm_parameters_and_state_are_cs231n_style():
     assert model.bn_params[2]["running_mean"].shape == model.bn_params[2]["running_var"].shape == (6,)
 
 
+def test_the_calculator_counts_the_parameters_a_bn_model_has():
+    from cs231n_lib.architecture import summarize
+    spec = "INPUT-16x16x3 -> [CONV3-8 -> BN -> RELU]*2 -> POOL2 -> FC-12 -> BN -> RELU -> FC-10"
+    model = ConvNet(spec, seed=0)
+    assert summarize(spec).total_parameters == sum(value.size for value in model.params.values()) == 7122  # 216 + 16, 576 + 16, 6144 + 24, 130
+
+
 def test_loss_with_labels_trains_the_running_statistics_and_without_uses_them(rng):
     """loss(X, y) runs in train mode (batch statistics, running ones updated); loss(X) in test mode."""
     model = ConvNet("INPUT-4x4x2 -> CONV3-3 -> BN -> RELU -> FC", num_classes=3, dtype=np.float64, seed=0)
