@@ -149,3 +149,16 @@ def test_the_best_parameters_come_back_with_their_running_statistics():
     for number, stats in seen[best].items():
         for key, value in stats.items():
             np.testing.assert_array_equal(model.bn_params[number][key], value, err_msg=f"{key}{number}")
+
+
+def test_the_solver_asks_no_other_model_for_bn_state():
+    """The grader trains a student's model through a proxy that answers a missing attribute with the
+    student's error, not an AttributeError: the Solver must not probe a ThreeLayerConvNet for bn_params."""
+    class AnswersEverything(ThreeLayerConvNet):
+        def __getattr__(self, name):
+            raise RuntimeError(f"the student's process says: no attribute {name!r}")
+    model = AnswersEverything(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10, num_classes=3,
+                              weight_scale=1e-2)
+    solver = Solver(model, small_problem(), num_epochs=1, batch_size=10, verbose=False)
+    solver.train()
+    assert solver.best_bn_state == {} and len(solver.loss_history) == 4

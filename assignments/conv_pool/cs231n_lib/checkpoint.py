@@ -174,7 +174,7 @@ def save_checkpoint(file, model, mean_image, scale, reported_accuracy=None):
         entries["reported_accuracy"] = np.array(float(reported_accuracy))
     for name, value in model.params.items():
         entries[PARAMETER_PREFIX + name] = np.asarray(to_numpy(value))
-    for number, bn_param in getattr(model, "bn_params", {}).items():
+    for number, bn_param in (model.bn_params.items() if architecture == "ConvNet" else ()):
         if bn_param.get("eps", BN_EPS) != BN_EPS:
             raise ValueError(f"bn_params[{number}]['eps'] is {bn_param['eps']!r}; a checkpoint's model is "
                              f"evaluated with eps {BN_EPS:g}, the ConvNet's")
