@@ -54,15 +54,23 @@ def fc_to_conv(model):
             new_layers.append(Conv(H, layer.units, stride=1, pad=0))
         if position in model.param_index:
             number = model.param_index[position]
-            W_param, b = model.params[f"W{number}"], model.params[f"b{number}"]
+            W_param = model.params[f"W{number}"]
             if isinstance(layer, FC):
                 xp = get_array_module(W_param)
                 C, H, W = in_shape if len(in_shape) == 3 else (in_shape[0], 1, 1)
                 W_param = xp.ascontiguousarray(W_param.T).reshape(layer.units, C, H, W)
             new_params[f"W{number}"] = W_param.copy()
-            new_params[f"b{number}"] = b.copy()
+            if f"b{number}" in model.params:  # a layer followed by a BN has none
+                new_params[f"b{number}"] = model.params[f"b{number}"].copy()
+        if position in model.bn_index:  # an FC's BN becomes the CONV's spatial BN: same gamma, beta
+            number = model.bn_index[position]
+            new_params[f"gamma{number}"] = model.params[f"gamma{number}"].copy()
+            new_params[f"beta{number}"] = model.params[f"beta{number}"].copy()
     # The new net's own random weights are placeholders; the converted ones replace them.
     converted = ConvNet(new_layers, input_dim=model.input_dim, reg=model.reg, dtype=model.dtype,
                         backend="numpy")
     converted.params = new_params
+    for number, bn_param in model.bn_params.items():
+        for key in ("running_mean", "running_var"):
+            converted.bn_params[number][key] = bn_param[key].copy()
     return converted
