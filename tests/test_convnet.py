@@ -4,7 +4,7 @@ import pytest
 
 from cs231n_lib import layers
 from cs231n_lib.backend import np
-from cs231n_lib.classifiers import ConvNet, fc_to_conv, total_stride
+from cs231n_lib.classifiers import ConvNet, fc_to_conv, fc_weights_as_filters, total_stride
 from cs231n_lib.solver import Solver
 
 
@@ -153,6 +153,23 @@ def test_fc_to_conv_carries_batchnorm(rng):
         net.loss(rng.standard_normal((8, 2, 6, 6)), rng.integers(4, size=8))  # running statistics move
     X = rng.standard_normal((2, 2, 6, 6))
     np.testing.assert_allclose(fc_to_conv(net).loss(X), net.loss(X), rtol=1e-10)
+
+
+def test_fc_weights_as_filters_turn_an_affine_layer_into_a_one_position_conv():
+    rng = np.random.default_rng(0)
+    volumes, weights = rng.standard_normal((2, 3, 2, 4)), rng.standard_normal((24, 5))  # a non-square 3x2x4 volume
+    filters = fc_weights_as_filters(weights, (3, 2, 4))
+    assert filters.shape == (5, 3, 2, 4)
+    # A filter as large as its input fits once: one dot product per filter, the affine layer's output.
+    np.testing.assert_allclose(np.einsum("nchw,mchw->nm", volumes, filters), volumes.reshape(2, -1) @ weights)
+    # The layout students try first fits the shape and gives other numbers.
+    wrong = weights.reshape(5, 3, 2, 4)
+    assert not np.allclose(np.einsum("nchw,mchw->nm", volumes, wrong), volumes.reshape(2, -1) @ weights)
+
+
+def test_fc_weights_as_filters_refuse_weights_of_another_volume():
+    with pytest.raises(ValueError, match=r"read 24 values, but a 3x3x3 volume has 27: expected weights of shape \(27, M\)"):
+        fc_weights_as_filters(np.zeros((24, 5)), (3, 3, 3))
 
 
 def test_fc_to_conv_refuses_a_non_square_volume():
