@@ -59,6 +59,25 @@ SCHEDULES = ("step", "linear", "cosine")
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
+def schedule_factor(schedule, iteration, num_iterations, warmup_iterations=0):
+    """The learning rate of ``iteration`` (0-based) as a fraction of the peak, for a schedule
+    "linear" or "cosine": a linear warm-up over the first ``warmup_iterations`` (from
+    1 / warmup_iterations up to 1), then a linear or half-cosine decay that would reach 0 at
+    ``num_iterations`` (the last iteration still takes a small step).
+
+    >>> [round(schedule_factor("linear", t, 6, warmup_iterations=2), 3) for t in range(6)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
+    """
+    if iteration < warmup_iterations:
+        return (iteration + 1) / warmup_iterations
+    progress = (iteration - warmup_iterations) / (num_iterations - warmup_iterations)
+    if schedule == "linear":
+        return 1.0 - progress
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
+
+
 class Solver:
     """Trains ``model`` on ``data``; see the module docstring.
 
@@ -357,22 +376,3 @@ class Solver:
                               for name, config in checkpoint["optim_configs"].items()}
         for key in ("epoch", "best_val_acc", "loss_history", "train_acc_history", "val_acc_history"):
             setattr(self, key, checkpoint[key])
-
-
-def schedule_factor(schedule, iteration, num_iterations, warmup_iterations=0):
-    """The learning rate of ``iteration`` (0-based) as a fraction of the peak, for a schedule
-    "linear" or "cosine": a linear warm-up over the first ``warmup_iterations`` (from
-    1 / warmup_iterations up to 1), then a linear or half-cosine decay that would reach 0 at
-    ``num_iterations`` (the last iteration still takes a small step).
-
-    >>> [round(schedule_factor("linear", t, 6, warmup_iterations=2), 3) for t in range(6)]
-    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
-    """
-    if iteration < warmup_iterations:
-        return (iteration + 1) / warmup_iterations
-    progress = (iteration - warmup_iterations) / (num_iterations - warmup_iterations)
-    if schedule == "linear":
-        return 1.0 - progress
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
