@@ -183,10 +183,12 @@ def check_same_net(spec):
 # ----------------------------------------------------------------------------- profiles
 
 def stage_name(stage):
+    """The layers one engine stage fuses, e.g. ``CONV3-64 +BN +RELU +POOL2`` (BN stages subclass the others)."""
+    bn = " +BN" * type(stage).__name__.startswith("BatchNorm")
     if isinstance(stage, ConvStage):
         conv = stage.conv
-        return f"CONV{conv.size}-{conv.filters}" + " +RELU" * stage.relu + " +POOL2" * stage.pool
-    return f"{type(stage).__name__}" + (f" {stage.D}->{stage.M}" if hasattr(stage, "M") else "")
+        return f"CONV{conv.size}-{conv.filters}" + bn + " +RELU" * stage.relu + " +POOL2" * stage.pool
+    return f"FC {stage.D}->{stage.M}" + bn + " +RELU" * stage.relu
 
 
 def engine_profile(spec, recipe):

@@ -260,7 +260,7 @@ class Solver:
             X_batch = X[start:start + batch_size]
             scores = score(to_device(X_batch, self.xp))
             if flip:
-                # A copy (the engine takes any layout, but one host-to-device copy of contiguous data).
+                # Made contiguous on the host, so that moving it to a GPU is one plain copy.
                 mirrored = score(to_device(np.ascontiguousarray(X_batch[..., ::-1]), self.xp))
                 scores = (scores + mirrored) / 2
             predictions.append(to_numpy(scores.argmax(axis=1)))
