@@ -170,14 +170,14 @@ def test_label_smoothing_flag_changes_the_loss_trained(data_dir, tmp_path):
         run(data_dir, tmp_path / "bad", *CONVNET, "--label-smoothing", "1")
 
 
-@pytest.mark.parametrize("schedule, last_factor", [("linear", 1 / 4), ("cosine", 0.5 * (1 + np.cos(np.pi * 3 / 4)))])
-def test_schedule_and_warmup_flags(data_dir, tmp_path, schedule, last_factor):
-    out = tmp_path / schedule
-    metrics = run(data_dir, out, "--epochs", "2", "--learning-rate", "1e-2", "--schedule", schedule,
+def test_schedule_and_warmup_flags(data_dir, tmp_path):
+    """The linear schedule (the Solver's tests check the cosine one, tests/test_solver.py)."""
+    out = tmp_path / "linear"
+    metrics = run(data_dir, out, "--epochs", "2", "--learning-rate", "1e-2", "--schedule", "linear",
                   "--warmup-epochs", "1")
-    assert metrics["recipe"]["schedule"] == schedule and metrics["recipe"]["warmup_epochs"] == 1.0
+    assert metrics["recipe"]["schedule"] == "linear" and metrics["recipe"]["warmup_epochs"] == 1.0
     # 4 iterations per epoch: the warm-up ends at the peak at step 4, the decay takes steps 5 to 8.
-    for epoch, factor in ((1, 1.0), (2, last_factor)):
+    for epoch, factor in ((1, 1.0), (2, 1 / 4)):
         configs = pickle.loads((out / f"checkpoint_epoch_{epoch}.pkl").read_bytes())["optim_configs"]
         assert all(c["learning_rate"] == pytest.approx(1e-2 * factor) for c in configs.values())
     with pytest.raises(SystemExit):
