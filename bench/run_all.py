@@ -5,9 +5,11 @@
 
 import bench_conv_torch
 import bench_layers
+import bench_recipe
 import bench_train_step
 
 for threads in ("1", "2"):
     bench_layers.main(["--threads", threads])
     bench_conv_torch.main(["--threads", threads])
     bench_train_step.main(["--threads", threads])
+bench_recipe.main([])  # times 1 and 2 threads itself, in the same run

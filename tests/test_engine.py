@@ -204,6 +204,43 @@ def test_solver_with_the_engine_trains_like_the_solver_without(threads):
     assert on.val_acc_history == off.val_acc_history
 
 
+def test_the_engine_applies_the_models_label_smoothing(rng):
+    model = ConvNet(CONVNET_CASES[0][0], input_dim=(3, 12, 12), dtype=np.float64, reg=0.05, seed=1,
+                    label_smoothing=0.3)
+    engine = assert_engine_matches(model, 5, rng)
+    X, y = rng.standard_normal((4, 3, 12, 12)), rng.integers(10, size=4)
+    smoothed = engine.loss(X, y)[0]
+    model.label_smoothing = 0.0
+    assert engine.loss(X, y)[0] != pytest.approx(smoothed, rel=1e-6)  # read at every call, not frozen
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_engines_nesterov_with_weight_decay_trains_like_the_per_parameter_rule(threads):
+    """SGD with Nesterov momentum, weight decay, a warm-up and cosine schedule, label smoothing:
+    the engine's flat in-place update against sgd_nesterov on each array of model.loss's gradients."""
+    rng = np.random.default_rng(6)
+    data = {"X_train": rng.standard_normal((30, 3, 8, 8)), "y_train": rng.integers(10, size=30),
+            "X_val": rng.standard_normal((10, 3, 8, 8)), "y_val": rng.integers(10, size=10)}
+    solvers = []
+    for engine in ("off", "on"):
+        model = ConvNet("CONV3-4 -> RELU -> POOL2 -> FC-8 -> RELU -> FC", input_dim=(3, 8, 8), dtype=np.float64,
+                        reg=0.01, seed=7, label_smoothing=0.2)
+        solver = Solver(model, data, update_rule="sgd_nesterov", num_epochs=2, batch_size=10, verbose=False,
+                        optim_config={"learning_rate": 0.05, "momentum": 0.9, "weight_decay": 0.1},
+                        lr_schedule="cosine", warmup_epochs=1, seed=8, engine=engine, threads=threads)
+        solver.train()
+        solvers.append(solver)
+    off, on = solvers
+    assert off.engine is None and on.engine is not None
+    np.testing.assert_allclose(on.loss_history, off.loss_history, rtol=1e-9)
+    for name in off.model.params:
+        np.testing.assert_allclose(on.model.params[name], off.model.params[name], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(on.optim_configs[name]["velocity"], off.optim_configs[name]["velocity"],
+                                   rtol=1e-8, atol=1e-14)
+        assert np.shares_memory(on.optim_configs[name]["velocity"], on.engine._state[optim.sgd_nesterov]
+                                ["velocity"][0])
+
+
 def test_other_update_rules_still_work_with_the_engine():
     rng = np.random.default_rng(9)
     data = {"X_train": rng.standard_normal((20, 3, 8, 8)), "y_train": rng.integers(10, size=20),

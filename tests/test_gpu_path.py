@@ -14,7 +14,7 @@ import json
 import nbformat
 import pytest
 
-from cs231n_lib import notebook_utils, train
+from cs231n_lib import notebook_utils, optim, train
 from cs231n_lib.backend import get_array_module, np, resolve_backend, to_device, to_numpy
 from cs231n_lib.classifiers import ConvNet, ThreeLayerConvNet
 from cs231n_lib.engine import TrainingEngine
@@ -71,6 +71,17 @@ def test_the_engine_on_the_device_computes_what_it_computes_on_numpy(cp, rng, sp
     for name, value in host_model.params.items():
         np.testing.assert_allclose(to_numpy(device_model.params[name]), value, rtol=1e-9, atol=atol,
                                    err_msg=f"{name} after one Adam step")
+    # SGD with Nesterov momentum and weight decay, in place on the device's flat buffers.
+    host_engine.loss(X, y), device_engine.loss(X_device, y_device)
+    nesterov = {"learning_rate": 1e-2, "momentum": 0.9, "weight_decay": 0.1}
+    configs = {name: dict(nesterov) for name in host_model.params}
+    device_configs = {name: dict(nesterov) for name in host_model.params}
+    assert (host_engine.update_in_place(optim.sgd_nesterov, configs)
+            and device_engine.update_in_place(optim.sgd_nesterov, device_configs))
+    for name, value in host_model.params.items():
+        assert get_array_module(device_configs[name]["velocity"]) is cp
+        np.testing.assert_allclose(to_numpy(device_model.params[name]), value, rtol=1e-9, atol=atol,
+                                   err_msg=f"{name} after a Nesterov step")
 
 
 # ----------------------------------------------------------------------------- the Solver

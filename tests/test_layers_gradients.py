@@ -4,7 +4,7 @@ import pytest
 
 from cs231n_lib import fast_layers, layer_utils, layers
 from cs231n_lib.backend import np
-from cs231n_lib.gradient_check import check_gradient
+from cs231n_lib.gradient_check import check_gradient, eval_numerical_gradient
 
 TOL = 1e-6  # centered differences in float64 reach ~1e-8; a wrong backward lands far above this
 
@@ -92,6 +92,21 @@ def test_losses(rng, loss):
         numeric[ix] = (plus - minus) / (2 * h)
     np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-8)
 
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.6])
+def test_softmax_loss_with_label_smoothing(rng, smoothing):
+    x, y = rng.standard_normal((6, 5)), rng.integers(5, size=6)
+    loss, dx = layers.softmax_loss(x, y, smoothing=smoothing)
+    # By hand: the cross-entropy against the target (1 - s) one_hot(y) + s / C.
+    log_probs = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    target = np.full((6, 5), smoothing / 5)
+    target[np.arange(6), y] += 1 - smoothing
+    assert loss == pytest.approx(-(target * log_probs).sum() / 6, rel=1e-12)
+    numeric = eval_numerical_gradient(lambda scores: layers.softmax_loss(scores, y, smoothing=smoothing)[0],
+                                      x, verbose=False)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-8)
+    with pytest.raises(ValueError, match=r"0 <= smoothing < 1, got 1"):
+        layers.softmax_loss(x, y, smoothing=1)
 
 SANDWICHES = {
     "affine_relu": (layer_utils.affine_relu_forward, layer_utils.affine_relu_backward,

@@ -63,3 +63,40 @@ def test_defaults_unknown_keys_and_backends(rule, w_dw, xp):
     assert "learning_rate" in config
     with pytest.raises(ValueError, match=r"unknown keys \['lr'\]"):
         update(w, dw, {"lr": 0.1})
+
+
+def test_nesterov_first_two_steps_by_hand(w_dw):
+    w, dw = w_dw
+    w1, config = optim.sgd_nesterov(w, dw, {"learning_rate": 0.1, "momentum": 0.5})
+    w2, config = optim.sgd_nesterov(w1, dw, config)
+    # v1 = -lr dw, w1 = w + (1 + mu) v1 = w - 0.15 dw; v2 = mu v1 - lr dw = -0.15 dw,
+    # w2 = w1 + (1 + mu) v2 - mu v1 = w1 - 0.225 dw + 0.05 dw.
+    np.testing.assert_allclose(w1, w - 0.15 * dw)
+    np.testing.assert_allclose(w2, w1 - 0.175 * dw)
+    np.testing.assert_allclose(config["velocity"], -0.15 * dw)
+    assert config["weight_decay"] == 0.0 and optim.sgd_nesterov(w, dw)[1]["momentum"] == 0.9
+
+
+def test_nesterov_weight_decay_is_decoupled_from_the_momentum(w_dw):
+    w, dw = w_dw
+    w1, config = optim.sgd_nesterov(w, dw, {"learning_rate": 0.1, "momentum": 0.5, "weight_decay": 0.2})
+    # The weights shrink by lr * weight_decay of themselves; the velocity holds the gradient only.
+    np.testing.assert_allclose(w1, w * (1 - 0.02) - 0.15 * dw)
+    np.testing.assert_allclose(config["velocity"], -0.1 * dw)
+    w2, _ = optim.sgd_nesterov(w, np.zeros_like(dw), {"learning_rate": 0.1, "weight_decay": 0.2})
+    np.testing.assert_allclose(w2, 0.98 * w)  # no gradient: decay alone
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 5e-2])
+def test_nesterov_in_place_is_nesterov_bit_for_bit(rng, xp, weight_decay):
+    w = to_device(rng.standard_normal(50).astype(np.float32), xp)
+    config_a = {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": weight_decay}
+    config_b, w_a, w_b = dict(config_a), w.copy(), w.copy()
+    for step in range(3):
+        dw = to_device(rng.standard_normal(50).astype(np.float32), xp)
+        w_a, config_a = optim.sgd_nesterov(w_a, dw, config_a)
+        w_b_before = w_b
+        w_b, config_b = optim.sgd_nesterov_in_place(w_b, dw, config_b)
+        assert w_b is w_b_before and w_b.dtype == np.float32
+    np.testing.assert_array_equal(to_numpy(w_a), to_numpy(w_b))
+    np.testing.assert_array_equal(to_numpy(config_a["velocity"]), to_numpy(config_b["velocity"]))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from cs231n_lib import optim
 from cs231n_lib.backend import np, to_device
 from cs231n_lib.classifiers import ThreeLayerConvNet
 from cs231n_lib.solver import Solver
@@ -63,6 +64,57 @@ def test_histories_lr_decay_and_best_params_swapped_in(capsys):
     assert solver.check_accuracy(solver.X_val, solver.y_val) == pytest.approx(solver.best_val_acc)
     printed = capsys.readouterr().out
     assert "(Epoch 3 / 3) train acc:" in printed and "(Iteration 1 / 12) loss:" in printed
+
+@pytest.mark.parametrize("schedule, expected", [
+    # 3 epochs of 4 iterations, 1 epoch of warm-up: 1/4, 2/4, 3/4, 1, then 8 steps of decay to zero.
+    ("linear", [0.25, 0.5, 0.75, 1, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8]),
+    ("cosine", [0.25, 0.5, 0.75, 1] + [0.5 * (1 + np.cos(np.pi * k / 8)) for k in range(8)]),
+])
+def test_learning_rate_schedules_set_every_iteration(schedule, expected):
+    seen = []
+
+    def spy_sgd(w, dw, config):
+        seen.append(config["learning_rate"])
+        return optim.sgd(w, dw, config)
+    solver = Solver(small_model(), small_problem(), num_epochs=3, batch_size=10, update_rule=spy_sgd,
+                    optim_config={"learning_rate": 0.2}, lr_schedule=schedule, warmup_epochs=1,
+                    verbose=False, seed=0)
+    solver.train()
+    per_step = seen[::len(solver.model.params)]  # the rule runs once per parameter
+    assert len(seen) == 12 * len(solver.model.params) and len(set(seen[:len(solver.model.params)])) == 1
+    np.testing.assert_allclose(per_step, 0.2 * np.array(expected), rtol=1e-12)
+
+
+def test_schedule_arguments_are_checked():
+    problem = small_problem()
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        Solver(small_model(), problem, lr_schedule="exponential", optim_config={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="warmup_epochs goes with lr_schedule 'linear' or 'cosine'"):
+        Solver(small_model(), problem, warmup_epochs=1)
+    with pytest.raises(ValueError, match=r"0 <= warmup_epochs < num_epochs \(2\), got 2"):
+        Solver(small_model(), problem, num_epochs=2, lr_schedule="linear", warmup_epochs=2,
+               optim_config={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="lr_decay \\(0.5\\) is the 'step' schedule's"):
+        Solver(small_model(), problem, lr_schedule="cosine", lr_decay=0.5, optim_config={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="give one"):
+        Solver(small_model(), problem, lr_schedule="cosine")
+
+
+def test_flip_test_time_augmentation_averages_an_image_and_its_mirror():
+    class FirstRowScores:
+        """Scores = the first row of the first channel: (N, 1, 1, 3) images, 3 classes."""
+        params = {"unused": np.zeros(1)}
+
+        def loss(self, X, y=None):
+            return X[:, 0, 0, :]
+    X = np.array([[[[3.0, 0.0, 2.0]]], [[[0.0, 2.0, 3.0]]], [[[1.0, 0.0, 0.0]]]])
+    y = np.array([0, 2, 2])
+    # Plain argmax: 0, 2, 0 (2 of 3); mirrored average (x + x[::-1]) / 2: [2.5, 0, 2.5] -> 0,
+    # [1.5, 2, 1.5] -> 1, [0.5, 0, 0.5] -> 0 (1 of 3).
+    solver = Solver(FirstRowScores(), {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, engine="off")
+    assert solver.check_accuracy(X, y) == pytest.approx(2 / 3)
+    assert solver.check_accuracy(X, y, flip=True) == pytest.approx(1 / 3)
+    assert solver.check_accuracy(X, np.array([0, 1, 0]), flip=True, batch_size=2) == 1.0
 
 
 def test_progress_bar_when_not_verbose(capsys):

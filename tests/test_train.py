@@ -52,6 +52,11 @@ def test_resume_continues_and_refuses_other_settings(data_dir, tmp_path):
         run(data_dir, out, "--epochs", "2")
     with pytest.raises(SystemExit, match="learning_rate was 0.001, now 0.01"):
         run(data_dir, out, "--epochs", "2", "--resume", "--learning-rate", "1e-2")
+    # A run from before the recipe's settings existed (no such keys in its config.json) resumes with their defaults.
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({k: v for k, v in saved.items() if k not in
+                                                 ("momentum", "weight_decay", "label_smoothing", "schedule",
+                                                  "warmup_epochs")}))
     metrics = run(data_dir, out, "--epochs", "2", "--resume")
     assert metrics["epochs"] == 2
     resumed = pickle.loads((out / "checkpoint_epoch_2.pkl").read_bytes())
@@ -138,3 +143,85 @@ def test_solver_applies_augment_to_each_minibatch():
     assert seen == [(10, 3, 8, 8)] * 4
     with pytest.raises(TypeError, match="augment must be a function"):
         Solver(small_model(), small_problem(), augment="flip")
+
+
+# ----------------------------------------------------------------------------- the recipe's flags
+
+CONVNET = ["--model", "convnet", "--spec", "CONV3-4 -> RELU -> POOL2 -> FC", "--weight-scale", "he", "--normalize"]
+
+
+def first_batch_loss(data_dir, out, *flags):
+    """The loss of the first training step, as a fresh model built from the flags computes it."""
+    args = train.parse_args(["--data", data_dir, "--out", str(out), *SMALL_RUN, *flags])
+    model = train.build_model(args)
+    data, _ = train.load_data(args)
+    batch = np.random.default_rng(args.seed).choice(args.num_train, args.batch_size)  # the Solver's first draw
+    return model.loss(data["X_train"][batch], data["y_train"][batch])[0]
+
+
+def test_update_rule_momentum_and_weight_decay_flags(data_dir, tmp_path):
+    flags = ["--update-rule", "sgd_nesterov", "--momentum", "0.5", "--learning-rate", "1e-3"]
+    metrics = run(data_dir, tmp_path / "plain", *CONVNET, *flags)
+    configs = pickle.loads((tmp_path / "plain" / "checkpoint_epoch_1.pkl").read_bytes())["optim_configs"]
+    assert metrics["engine"].startswith("on") and metrics["recipe"]["update_rule"] == "sgd_nesterov"
+    assert all(c["momentum"] == 0.5 and c["weight_decay"] == 0.0 and "velocity" in c for c in configs.values())
+    metrics = run(data_dir, tmp_path / "decayed", *CONVNET, *flags, "--weight-decay", "50")
+    assert metrics["recipe"]["weight_decay"] == 50.0
+    # 4 steps of decoupled decay at lr 1e-3: each shrinks the weights by 5%, far more than the gradients move them.
+    norms = {}
+    for run_name in ("plain", "decayed"):
+        checkpoint = pickle.loads((tmp_path / run_name / "checkpoint_epoch_1.pkl").read_bytes())
+        norms[run_name] = float(np.linalg.norm(checkpoint["params"]["W1"]))
+    assert norms["decayed"] < 0.85 * norms["plain"]
+    with pytest.raises(SystemExit):
+        run(data_dir, tmp_path / "bad", "--weight-decay", "0.1")  # Adam: --reg is its L2 term
+
+
+def test_label_smoothing_flag_changes_the_loss_trained(data_dir, tmp_path):
+    metrics = run(data_dir, tmp_path / "run", *CONVNET, "--label-smoothing", "0.4")
+    assert metrics["recipe"]["label_smoothing"] == 0.4
+    history = pickle.loads((tmp_path / "run" / "checkpoint_epoch_1.pkl").read_bytes())["loss_history"]
+    smoothed = first_batch_loss(data_dir, tmp_path / "run", *CONVNET, "--label-smoothing", "0.4")
+    plain = first_batch_loss(data_dir, tmp_path / "run", *CONVNET)
+    assert history[0] == pytest.approx(smoothed, rel=1e-5) and smoothed != pytest.approx(plain, rel=1e-3)
+    with pytest.raises(SystemExit):
+        run(data_dir, tmp_path / "bad", "--label-smoothing", "0.1")  # ThreeLayerConvNet: CS231n's plain loss
+    with pytest.raises(SystemExit, match="0 <= smoothing < 1, got 1.0"):
+        run(data_dir, tmp_path / "bad", *CONVNET, "--label-smoothing", "1")
+
+
+def test_schedule_and_warmup_flags(data_dir, tmp_path):
+    """The linear schedule (the Solver's tests check the cosine one, tests/test_solver.py)."""
+    out = tmp_path / "linear"
+    metrics = run(data_dir, out, "--epochs", "2", "--learning-rate", "1e-2", "--schedule", "linear",
+                  "--warmup-epochs", "1")
+    assert metrics["recipe"]["schedule"] == "linear" and metrics["recipe"]["warmup_epochs"] == 1.0
+    # 4 iterations per epoch: the warm-up ends at the peak at step 4, the decay takes steps 5 to 8.
+    for epoch, factor in ((1, 1.0), (2, 1 / 4)):
+        configs = pickle.loads((out / f"checkpoint_epoch_{epoch}.pkl").read_bytes())["optim_configs"]
+        assert all(c["learning_rate"] == pytest.approx(1e-2 * factor) for c in configs.values())
+    with pytest.raises(SystemExit):
+        run(data_dir, tmp_path / "bad", "--warmup-epochs", "1", "--epochs", "2")  # warm-up needs a decay
+
+
+def test_tta_flag_averages_the_test_scores_with_the_mirror_images(data_dir, tmp_path, monkeypatch):
+    evaluations = []
+    check_accuracy = Solver.check_accuracy
+
+    def spy(self, X, y, *args, **kwargs):
+        evaluations.append((len(X), kwargs.get("flip", False)))
+        return check_accuracy(self, X, y, *args, **kwargs)
+    monkeypatch.setattr(Solver, "check_accuracy", spy)
+    out = tmp_path / "run"
+    metrics = run(data_dir, out, *CONVNET, "--tta")
+    assert metrics["recipe"]["tta"] is True
+    assert evaluations[-2:] == [(30, True), (30, False)]  # the test set with TTA, then without
+    assert all(not flip for _, flip in evaluations[:-2])  # validation during training: plain
+    args = train.parse_args(["--data", data_dir, "--out", str(out), *SMALL_RUN, *CONVNET])
+    data, _ = train.load_data(args)
+    model = load_checkpoint(out / "best_model.npz").model
+    X = data["X_test"]
+    scores = model.loss(X) + model.loss(np.ascontiguousarray(X[..., ::-1]))
+    assert metrics["test_acc"] == pytest.approx(float(np.mean(scores.argmax(axis=1) == data["y_test"])))
+    assert metrics["test_acc_without_tta"] == pytest.approx(float(np.mean(model.loss(X).argmax(axis=1)
+                                                                          == data["y_test"])))

@@ -4,6 +4,8 @@
     python -m cs231n_lib.train --backend cupy ...          # on a GPU, one argument
     python -m cs231n_lib.train --out runs/three_layer --resume   # after an interruption
     python -m cs231n_lib.train --model convnet --spec "[CONV3-32 -> RELU]*2 -> POOL2 -> FC" ...
+    python -m cs231n_lib.train ... --update-rule sgd_nesterov --learning-rate 0.05 --momentum 0.9 \
+        --weight-decay 5e-4 --label-smoothing 0.2 --schedule linear --warmup-epochs 1 --tta
 
 Writes into --out: ``best_model.npz``, the model of the best validation accuracy as a checkpoint
 that is data (``cs231n_lib.checkpoint``: what the course's grader evaluates), a training checkpoint
@@ -26,13 +28,15 @@ from .augment import flip_and_crop
 from .checkpoint import save_checkpoint
 from .classifiers import ConvNet, ThreeLayerConvNet
 from .optim import UPDATE_RULES
-from .solver import Solver
+from .solver import SCHEDULES, Solver
 from .vis_utils import plot_filters, plot_history
 
 # The settings that define a run; --resume refuses a run whose settings differ.
 RUN_SETTINGS = ("model", "spec", "augment", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
                 "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
-                "seed", "dtype")
+                "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs")
+# Rules that take --momentum (and, sgd_nesterov only, --weight-decay).
+MOMENTUM_RULES = ("sgd_momentum", "sgd_nesterov")
 
 
 def weight_scale(text):
@@ -62,7 +66,24 @@ def parse_args(argv=None):
     p.add_argument("--reg", type=float, default=1e-3)
     p.add_argument("--update-rule", choices=sorted(UPDATE_RULES), default="adam")
     p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--lr-decay", type=float, default=1.0)
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="with --schedule step: multiply the learning rate by this after each epoch")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="for sgd_momentum and sgd_nesterov (default: the rule's, 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="for sgd_nesterov: decoupled weight decay, each step shrinks every parameter by "
+                        "learning_rate * weight_decay of itself (--reg is the loss's L2 term instead)")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="for --model convnet: the softmax loss's target puts this much weight evenly on "
+                        "all classes (0 <= s < 1)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="step",
+                   help="step: --lr-decay each epoch; linear or cosine: set at every iteration, from the "
+                        "--learning-rate peak (after --warmup-epochs of linear warm-up) down to zero")
+    p.add_argument("--warmup-epochs", type=float, default=0.0,
+                   help="with --schedule linear or cosine: epochs of linear warm-up")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation in the test evaluation: average the scores of each "
+                        "image and its mirror image")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--num-train", type=int, default=49000)
@@ -90,6 +111,19 @@ def parse_args(argv=None):
         p.error("--spec goes with --model convnet, and --model convnet needs a --spec")
     if args.model == "three_layer" and args.weight_scale == "he":
         p.error("--weight-scale he is for --model convnet")
+    if args.momentum is not None and args.update_rule not in MOMENTUM_RULES:
+        p.error(f"--momentum goes with --update-rule {' or '.join(MOMENTUM_RULES)}, not {args.update_rule}")
+    if args.weight_decay and args.update_rule != "sgd_nesterov":
+        p.error(f"--weight-decay goes with --update-rule sgd_nesterov, not {args.update_rule} "
+                "(--reg is the loss's L2 term, for every rule)")
+    if args.label_smoothing and args.model != "convnet":
+        p.error("--label-smoothing is for --model convnet (ThreeLayerConvNet.loss is CS231n's plain softmax)")
+    if args.schedule == "step" and args.warmup_epochs:
+        p.error("--warmup-epochs goes with --schedule linear or cosine")
+    if args.schedule != "step" and args.lr_decay != 1.0:
+        p.error(f"--lr-decay is for --schedule step; --schedule {args.schedule} sets the learning rate itself")
+    if not 0 <= args.warmup_epochs < args.epochs:
+        p.error(f"--warmup-epochs must be at least 0 and below --epochs ({args.epochs}), got {args.warmup_epochs}")
     for name in ("epochs", "batch_size", "num_train", "num_val", "num_test", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
@@ -99,6 +133,16 @@ def parse_args(argv=None):
 def run_settings(args):
     values = vars(args) | {"learning_rate": args.learning_rate}
     return {key: values[key] for key in RUN_SETTINGS}
+
+
+def optim_config(args):
+    """The update rule's config from the flags: the learning rate, and momentum / weight decay when given."""
+    config = {"learning_rate": args.learning_rate}
+    if args.momentum is not None:
+        config["momentum"] = args.momentum
+    if args.weight_decay:
+        config["weight_decay"] = args.weight_decay
+    return config
 
 
 def newest_checkpoint(out):
@@ -132,7 +176,8 @@ def build_model(args):
     np.random.seed(args.seed)  # the weights are drawn from NumPy's global generator, as in CS231n
     if args.model == "convnet":
         return ConvNet(args.spec, input_dim=(3, 32, 32), weight_scale=args.weight_scale, reg=args.reg,
-                       dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed)
+                       dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed,
+                       label_smoothing=args.label_smoothing)
     return ThreeLayerConvNet(num_filters=args.num_filters, filter_size=args.filter_size,
                              hidden_dim=args.hidden_dim, weight_scale=args.weight_scale,
                              reg=args.reg, dtype=np.dtype(args.dtype), backend=args.backend)
@@ -150,7 +195,8 @@ def prepare_output(args):
         if checkpoint is None:
             raise SystemExit(f"--resume: no checkpoint_epoch_*.pkl in {out}; run without --resume to start")
         saved = json.loads(config_path.read_text())
-        changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
+        defaults = vars(parse_args([]))  # a run from before a setting existed used its default
+        changed = {k: (saved.get(k, defaults[k]), v) for k, v in settings.items() if saved.get(k, defaults[k]) != v}
         if changed:
             raise SystemExit(f"--resume: the run in {out} used other settings: "
                              + ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items()))
@@ -176,7 +222,8 @@ def main(argv=None):
     if args.threads is not None:
         threadpool_limits(args.threads)  # for the rest of this process
     solver = Solver(model, data, update_rule=args.update_rule,
-                    optim_config={"learning_rate": args.learning_rate}, lr_decay=args.lr_decay,
+                    optim_config=optim_config(args), lr_decay=args.lr_decay,
+                    lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
                     num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                     checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
                     print_every=100, augment=flip_and_crop if args.augment else None,
@@ -194,11 +241,18 @@ def main(argv=None):
         "epochs": solver.epoch,
         "final_train_acc": solver.train_acc_history[-1],
         "best_val_acc": solver.best_val_acc,
-        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"]),
+        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"], flip=args.tta),
         "train_seconds_this_run": round(seconds, 1),
         "backend": xp.__name__,
         "engine": solver.engine_note,
+        # What trained the model (config.json holds every setting; these are the recipe's).
+        "recipe": {"update_rule": args.update_rule, "learning_rate": args.learning_rate, "momentum": args.momentum,
+                   "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
+                   "schedule": args.schedule, "warmup_epochs": args.warmup_epochs, "lr_decay": args.lr_decay,
+                   "augment": args.augment, "tta": args.tta},
     }
+    if args.tta:
+        metrics["test_acc_without_tta"] = solver.check_accuracy(data["X_test"], data["y_test"])
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     # The solver left the best validation parameters in the model: the checkpoint to submit.
     save_checkpoint(out / "best_model.npz", model, mean_image=data["mean_image"], scale=input_scale,

@@ -15,8 +15,8 @@ array([[0. , 0. , 0. ],
 """
 
 from .backend import get_array_module
-from .checks import (REQUIRED, as_float_param, read_params, require_float_array, require_labels,
-                     require_shape)
+from .checks import (REQUIRED, as_float_param, read_params, require_float_array, require_label_smoothing,
+                     require_labels, require_shape)
 from .geometry import conv_output_shape, conv_params, pool_output_shape, pool_params
 
 
@@ -371,15 +371,19 @@ def svm_loss(x, y):
     return float(loss), dx
 
 
-def softmax_loss(x, y):
+def softmax_loss(x, y, smoothing=0.0):
     """Softmax cross-entropy loss, averaged over the batch.
 
-    Inputs: x (N, C) class scores; y (N,) labels with 0 <= y[i] < C.
+    Inputs: x (N, C) class scores; y (N,) labels with 0 <= y[i] < C; smoothing: label
+    smoothing, 0 <= smoothing < 1 (an addition to CS231n, default 0): the target of each
+    image is ``1 - smoothing`` on its label plus ``smoothing / C`` on every class, so the
+    loss no longer pushes the scores apart without bound.
     Returns (loss, dx): a Python float and (N, C).
     """
     require_float_array("x", x, ndim=2, layout="(N, C)")
     N, C = x.shape
     require_labels(y, N, C)
+    require_label_smoothing(smoothing)
     xp = get_array_module(x)
     shifted = x - x.max(axis=1, keepdims=True)  # exp cannot overflow
     log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
@@ -387,5 +391,10 @@ def softmax_loss(x, y):
     loss = -log_probs[rows, y].sum() / N
     dx = xp.exp(log_probs)
     dx[rows, y] -= 1
+    if smoothing:
+        # -sum(target * log_probs) / N with target = (1 - s) one_hot + s / C; dx = (probs - target) / N
+        loss = (1 - smoothing) * loss - smoothing / C * log_probs.sum() / N
+        dx[rows, y] += smoothing
+        dx -= smoothing / C
     dx /= N
     return float(loss), dx

@@ -5,6 +5,8 @@ wrong shape or value) with a message that says what was expected and what came.
 These lines sit outside the solution regions, so students get them for free.
 """
 
+import numbers
+
 from .backend import get_array_module
 
 
@@ -52,6 +54,12 @@ def require_shape(name, x, expected, layout=None):
     if tuple(x.shape) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)}{_of_layout(layout)}, "
                          f"got {tuple(x.shape)}")
+
+
+def require_label_smoothing(smoothing):
+    """Check a label smoothing: a number with 0 <= smoothing < 1 (1 would ignore the labels)."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not 0 <= smoothing < 1:
+        raise ValueError(f"label smoothing must be a number with 0 <= smoothing < 1, got {smoothing!r}")
 
 
 def require_labels(y, num_samples, num_classes):

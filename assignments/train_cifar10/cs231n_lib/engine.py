@@ -1,4 +1,4 @@
-"""The training engine: a fast forward/backward pass and Adam for the kit's models.
+"""The training engine: a fast forward/backward pass and in-place updates for the kit's models.
 
 ``TrainingEngine(model)`` computes what ``model.loss`` computes, for ``ThreeLayerConvNet``
 and for ``ConvNet`` spec nets made of the notes' pattern, several times faster on a CPU;
@@ -16,8 +16,9 @@ What makes it fast (each item measured against PyTorch, docs/benchmarks.md):
   bias is added and the ReLU applied after the pool (max commutes with both), and the
   pool's backward writes each tap's block once: no scatter, no zero fill;
 - every buffer is allocated once per batch size and reused at every step (``out=``);
-- the parameters and their gradients live in one flat buffer each, so Adam updates all
-  of them at once, in place (``optim.adam_in_place``), and the L2 term is one slice;
+- the parameters and their gradients live in one flat buffer each, so Adam or SGD with
+  Nesterov momentum updates all of them at once, in place (``optim.IN_PLACE_RULES``), and
+  the L2 term is one slice;
 - ``threads=k`` splits each minibatch into k shards run in k threads with one BLAS
   thread each (NumPy's BLAS and elementwise loops release the GIL); their gradients add.
 
@@ -66,7 +67,7 @@ from .layer_spec import FC, BatchNorm, Conv, Pool, Relu
 from .layers import softmax_loss
 from .mec import (MecGeometry, forward_rows, gradient_rows, input_gradient, lower,
                   padded_gradient_shape, transposed_weight_rows, weight_gradient, weight_rows)
-from .optim import _ADAM, _with_defaults, adam_in_place
+from .optim import IN_PLACE_RULES, _with_defaults, adam
 
 
 class EngineUnsupported(ValueError):
@@ -577,14 +578,15 @@ class BatchNormFCStage(FCStage):
 # ----------------------------------------------------------------------------- the engine
 
 class TrainingEngine:
-    """Loss, gradients and Adam for ``model`` (see the module docstring).
+    """Loss, gradients and in-place updates for ``model`` (see the module docstring).
 
     - model: a ThreeLayerConvNet or ConvNet (else EngineUnsupported says why)
     - threads: shards of each minibatch run in parallel, one BLAS thread each (NumPy only;
       1 = no threads of the engine's own, BLAS as configured)
 
-    ``loss(X, y=None)`` has ``model.loss``'s contract; ``adam_update(configs)`` applies Adam
-    to every parameter at once; ``agrees_with_model(X, y)`` compares with ``model.loss``.
+    ``loss(X, y=None)`` has ``model.loss``'s contract (label smoothing included: the model's
+    ``label_smoothing``, 0 when it has none); ``update_in_place(rule, configs)`` applies Adam
+    or SGD with Nesterov momentum to every parameter at once; ``agrees_with_model(X, y)`` compares with ``model.loss``.
     """
 
     def __init__(self, model, threads=1):
@@ -620,8 +622,8 @@ class TrainingEngine:
         self.grad_views = [self._flat_buffer(expected)]
         self.grad_views += [self._flat_buffer(expected) for _ in range(self.threads - 1)]
         self._workspaces = [{} for _ in range(self.threads)]
-        self._adam_moments = None
-        self._scratch = self.xp.empty_like(self.param_flat)  # temporaries of the L2 term and Adam
+        self._state = {}  # update rule -> its state arrays as flat buffers: name -> (flat, views)
+        self._scratch = self.xp.empty_like(self.param_flat)  # temporaries of the L2 term and the update
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._context = BatchContext(training=False, batch_size=0, workers=1)  # each loss call makes its own
         self._blas = None
@@ -720,9 +722,10 @@ class TrainingEngine:
     def _run_shards(self, worker, shard_list, X, y, N, prepared):
         data_loss = 0.0
         grads = self.grad_views[worker][1]
+        smoothing = getattr(self.model, "label_smoothing", 0.0)  # ConvNet's option; CS231n's models have none
         for index, (start, stop) in enumerate(shard_list):
             scores, workspaces = self._forward(worker, X[start:stop], prepared)
-            shard_loss, dscores = softmax_loss(scores, y[start:stop])
+            shard_loss, dscores = softmax_loss(scores, y[start:stop], smoothing=smoothing)
             share = (stop - start) / N  # softmax_loss averages over the shard; the batch is N
             data_loss += shard_loss * share
             d = dscores * share
@@ -814,41 +817,50 @@ class TrainingEngine:
         bounds = [size * k // self.threads for k in range(self.threads + 1)]
         return list(zip(bounds, bounds[1:]))
 
-    # --------------------------------------------------------------- Adam
+    # --------------------------------------------------------------- the update, in place
 
-    def adam_update(self, configs):
-        """Adam on every parameter at once, in place, with the Solver's per-parameter configs.
+    def update_in_place(self, rule, configs):
+        """``rule`` (``optim.adam`` or ``optim.sgd_nesterov``) on every parameter at once, in place.
 
-        configs: name -> Adam config (``optim.adam``'s keys). Their moments become views
-        of the engine's flat moment buffers (so checkpoints still hold one array per
-        parameter) and every ``t`` advances. Returns False, changing nothing, when the
-        configs' hyperparameters or steps differ (then update each parameter with adam).
+        configs: name -> the rule's config (the Solver's per-parameter configs). Their state
+        arrays become views of the engine's flat state buffers (so checkpoints still hold one
+        array per parameter) and Adam's ``t`` advances. Returns False, changing nothing, when
+        the rule has no in-place version (``optim.IN_PLACE_RULES``) or the configs'
+        hyperparameters differ (then update each parameter with the rule itself).
         Call right after ``loss(X, y)``: it uses the gradients of that call.
         """
-        filled = {name: _with_defaults("adam", configs[name], _ADAM, self.param_views[name])
+        if rule not in IN_PLACE_RULES:
+            return False
+        in_place, defaults, state_keys = IN_PLACE_RULES[rule]
+        filled = {name: _with_defaults(rule.__name__, configs[name], defaults, self.param_views[name])
                   for name in self.names}
-        keys = ("learning_rate", "beta1", "beta2", "epsilon", "t")
+        keys = [key for key in defaults if key not in state_keys]  # hyperparameters (and Adam's t)
         first = filled[self.names[0]]
         if any(tuple(c[k] for k in keys) != tuple(first[k] for k in keys) for c in filled.values()):
             return False
-        if self._adam_moments is None:
+        if self._state.get(rule) is None:
             shapes = {name: view.shape for name, view in self.param_views.items()}
-            self._adam_moments = (self._flat_buffer(shapes), self._flat_buffer(shapes))
-        (m_flat, m_views), (v_flat, v_views) = self._adam_moments
+            self._state[rule] = {key: self._flat_buffer(shapes) for key in state_keys}
+        state = self._state[rule]
         for name, config in filled.items():
-            for key, views in (("m", m_views), ("v", v_views)):
+            for key, (_, views) in state.items():
                 if config[key] is not views[name]:
                     views[name][...] = config[key]
                     config[key] = views[name]
         grad_flat = self.grad_views[0][0]
 
         def chunk(a, b):
-            config = {k: first[k] for k in keys} | {"m": m_flat[a:b], "v": v_flat[a:b]}
-            return lambda: adam_in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
+            config = {k: first[k] for k in keys} | {key: flat[a:b] for key, (flat, _) in state.items()}
+            return lambda: in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
         self._parallel([chunk(a, b) for a, b in self._slices()])
-        for config in filled.values():
-            config["t"] += 1
+        if "t" in keys:  # in_place advanced the chunks' copies of the step count
+            for config in filled.values():
+                config["t"] += 1
         return True
+
+    def adam_update(self, configs):
+        """Adam on every parameter at once, in place: ``update_in_place(optim.adam, configs)``."""
+        return self.update_in_place(adam, configs)
 
     # --------------------------------------------------------------- checking against the model
 

@@ -15,6 +15,7 @@ from .backend import get_array_module
 
 _SGD = {"learning_rate": 1e-2}
 _SGD_MOMENTUM = {"learning_rate": 1e-2, "momentum": 0.9, "velocity": None}
+_SGD_NESTEROV = {"learning_rate": 1e-2, "momentum": 0.9, "weight_decay": 0.0, "velocity": None}
 _RMSPROP = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "cache": None}
 _ADAGRAD = {"learning_rate": 1e-2, "epsilon": 1e-8, "cache": None}
 _ADAM = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
@@ -48,6 +49,47 @@ def sgd_momentum(w, dw, config=None):
     v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
     config["velocity"] = v
     return w + v, config
+
+
+def sgd_nesterov(w, dw, config=None):
+    """SGD with Nesterov momentum (the notes' form) and decoupled weight decay.
+
+    ``v = momentum * v - learning_rate * dw; w += (1 + momentum) * v - momentum * v_prev``,
+    and the weights also shrink by ``learning_rate * weight_decay * w`` (outside the momentum,
+    so a learning-rate schedule scales the decay with the steps; docs/library.md says why
+    decoupled). Keys: learning_rate, momentum, weight_decay (default 0), velocity.
+    """
+    config = _with_defaults("sgd_nesterov", config, _SGD_NESTEROV, w)
+    learning_rate, momentum, decay = config["learning_rate"], config["momentum"], config["weight_decay"]
+    # The arithmetic in the order of sgd_nesterov_in_place, so that both give the same bits.
+    momentum_v_prev = momentum * config["velocity"]
+    v = momentum_v_prev - learning_rate * dw
+    next_w = w * (1 - learning_rate * decay) if decay else w.copy()
+    next_w -= momentum_v_prev
+    next_w += (1 + momentum) * v
+    config["velocity"] = v
+    return next_w, config
+
+
+def sgd_nesterov_in_place(w, dw, config=None, scratch=None):
+    """:func:`sgd_nesterov`, the same arithmetic in the same order (the same results, bit for
+    bit), with ``w`` and ``config["velocity"]`` updated in place; ``scratch`` (w's shape) holds
+    the temporaries when given. Returns (w, config); w is the array passed in.
+    """
+    config = _with_defaults("sgd_nesterov", config, _SGD_NESTEROV, w)
+    xp = get_array_module(w)
+    scratch = xp.empty_like(w) if scratch is None else scratch
+    learning_rate, momentum, decay = config["learning_rate"], config["momentum"], config["weight_decay"]
+    v = config["velocity"]
+    if decay:
+        w *= 1 - learning_rate * decay
+    xp.multiply(v, momentum, out=scratch)  # momentum * v_prev
+    w -= scratch
+    xp.multiply(dw, learning_rate, out=v)
+    xp.subtract(scratch, v, out=v)  # v = momentum * v_prev - learning_rate * dw
+    xp.multiply(v, 1 + momentum, out=scratch)
+    w += scratch
+    return w, config
 
 
 def rmsprop(w, dw, config=None):
@@ -117,5 +159,10 @@ def adam_in_place(w, dw, config=None, scratch=None):
     return w, config
 
 
-UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop,
-                "adagrad": adagrad, "adam": adam}
+UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "sgd_nesterov": sgd_nesterov,
+                "rmsprop": rmsprop, "adagrad": adagrad, "adam": adam}
+
+# The rules the training engine runs in place over its flat buffers:
+# rule -> (in-place version, its config defaults, the names of its state arrays).
+IN_PLACE_RULES = {adam: (adam_in_place, _ADAM, ("m", "v")),
+                  sgd_nesterov: (sgd_nesterov_in_place, _SGD_NESTEROV, ("velocity",))}

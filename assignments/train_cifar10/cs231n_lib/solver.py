@@ -25,6 +25,7 @@ Example (``data`` holds X_train, y_train, X_val, y_val)::
     solver.best_val_acc, solver.loss_history[-1]
 """
 
+import math
 import os
 import pickle
 import tempfile
@@ -50,9 +51,31 @@ _DEFAULTS = {
     "augment": None,  # an addition: augment(X_batch, rng) -> X_batch, on the host, each step
     "engine": "auto",  # an addition: "auto", "on" or "off", the training engine (module docstring)
     "threads": None,  # an addition: the engine's threads per minibatch (None: one)
+    "lr_schedule": "step",  # an addition: "step" (lr_decay each epoch, CS231n's), "linear" or "cosine"
+    "warmup_epochs": 0,  # an addition: linear warm-up before a "linear" or "cosine" decay
 }
 ENGINE_CHOICES = ("auto", "on", "off")
+SCHEDULES = ("step", "linear", "cosine")
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+def schedule_factor(schedule, iteration, num_iterations, warmup_iterations=0):
+    """The learning rate of ``iteration`` (0-based) as a fraction of the peak, for a schedule
+    "linear" or "cosine": a linear warm-up over the first ``warmup_iterations`` (from
+    1 / warmup_iterations up to 1), then a linear or half-cosine decay that would reach 0 at
+    ``num_iterations`` (the last iteration still takes a small step).
+
+    >>> [round(schedule_factor("linear", t, 6, warmup_iterations=2), 3) for t in range(6)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
+    """
+    if iteration < warmup_iterations:
+        return (iteration + 1) / warmup_iterations
+    progress = (iteration - warmup_iterations) / (num_iterations - warmup_iterations)
+    if schedule == "linear":
+        return 1.0 - progress
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
 
 
 class Solver:
@@ -67,7 +90,11 @@ class Solver:
     training minibatch on the host, e.g. ``augment.flip_and_crop``), engine ("auto": the
     training engine where it applies and agrees with model.loss; "on": the engine or an
     error saying why not; "off": model.loss) and threads (the engine splits each minibatch
-    across this many threads, one BLAS thread each). Unknown keyword arguments raise TypeError.
+    across this many threads, one BLAS thread each), lr_schedule ("step": multiply the learning
+    rate by lr_decay after each epoch, CS231n's; "linear" or "cosine": set it at every iteration
+    to optim_config's learning_rate times :func:`schedule_factor`, a warm-up of warmup_epochs
+    then a decay to zero at the end of training) and warmup_epochs (a number of epochs, may be
+    fractional). Unknown keyword arguments raise TypeError.
 
     After ``train()``: loss_history, train_acc_history, val_acc_history,
     best_val_acc, best_params; the model holds the best validation parameters.
@@ -121,12 +148,31 @@ class Solver:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         self.engine_choice, self.threads = options["engine"], threads
+        self.lr_schedule, self.warmup_epochs = options["lr_schedule"], options["warmup_epochs"]
+        self._check_schedule()
         self.engine = None
         self.engine_note = "not chosen yet (the first training step chooses)"
         self._engine_checked = options["engine"] == "off"
         if self._engine_checked:
             self.engine_note = "off (engine='off'): every step uses model.loss"
         self._reset()
+
+    def _check_schedule(self):
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        warmup = self.warmup_epochs
+        if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < self.num_epochs:
+            raise ValueError(f"warmup_epochs must be a number with 0 <= warmup_epochs < num_epochs "
+                             f"({self.num_epochs}), got {warmup!r}")
+        if self.lr_schedule == "step":
+            if warmup:
+                raise ValueError("warmup_epochs goes with lr_schedule 'linear' or 'cosine', not 'step'")
+            return
+        if self.lr_decay != 1.0:
+            raise ValueError(f"lr_decay ({self.lr_decay}) is the 'step' schedule's; lr_schedule "
+                             f"{self.lr_schedule!r} sets the learning rate itself")
+        if "learning_rate" not in self.optim_config:
+            raise ValueError(f"lr_schedule {self.lr_schedule!r} scales optim_config['learning_rate']: give one")
 
     @staticmethod
     def _find_update_rule(rule):
@@ -167,8 +213,8 @@ class Solver:
         else:
             loss, grads = engine.loss(X_batch, y_batch)
         self.loss_history.append(float(loss))
-        if engine is not None and self.update_rule is optim.adam and engine.adam_update(self.optim_configs):
-            return  # every parameter updated at once, in place
+        if engine is not None and engine.update_in_place(self.update_rule, self.optim_configs):
+            return  # every parameter updated at once, in place (Adam or SGD with Nesterov momentum)
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
             self.model.params[name] = next_w
@@ -198,10 +244,12 @@ class Solver:
         self._log(f"(training engine: {self.engine_note})")
         return self.engine
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, flip=False):
         """Fraction of ``X`` (host arrays) the model classifies correctly, as a float.
 
         num_samples: evaluate on a random subsample of this size (None: all of X).
+        flip: test-time augmentation: classify by the average of the scores of each image
+        and of its mirror image (left-right), the flip that augmentation trains on.
         """
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
@@ -210,7 +258,12 @@ class Solver:
         score = self.model.loss if self.engine is None else self.engine.loss
         predictions = []
         for start in range(0, N, batch_size):
-            scores = score(to_device(X[start:start + batch_size], self.xp))
+            X_batch = X[start:start + batch_size]
+            scores = score(to_device(X_batch, self.xp))
+            if flip:
+                # Made contiguous on the host, so that moving it to a GPU is one plain copy.
+                mirrored = score(to_device(np.ascontiguousarray(X_batch[..., ::-1]), self.xp))
+                scores = (scores + mirrored) / 2
             predictions.append(to_numpy(scores.argmax(axis=1)))
         return float(np.mean(np.concatenate(predictions) == y))
 
@@ -235,7 +288,13 @@ class Solver:
         if first == 0:
             train_acc, val_acc = self._record_accuracies()
             self._log(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
+        warmup_iterations = min(round(self.warmup_epochs * iterations_per_epoch), num_iterations - 1)
         for t in range(first, num_iterations):
+            if self.lr_schedule != "step":
+                rate = self.optim_config["learning_rate"] * schedule_factor(
+                    self.lr_schedule, t, num_iterations, warmup_iterations)
+                for config in self.optim_configs.values():
+                    config["learning_rate"] = rate
             self._step()
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", refresh=False)
@@ -243,8 +302,9 @@ class Solver:
                 print(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
             if (t + 1) % iterations_per_epoch == 0:
                 self.epoch += 1
-                for config in self.optim_configs.values():
-                    config["learning_rate"] = config.get("learning_rate", 1e-2) * self.lr_decay
+                if self.lr_schedule == "step":
+                    for config in self.optim_configs.values():
+                        config["learning_rate"] = config.get("learning_rate", 1e-2) * self.lr_decay
                 train_acc, val_acc = self._record_accuracies()
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", val_acc=f"{val_acc:.3f}")
                 self._log(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
@@ -274,6 +334,8 @@ class Solver:
                               for name, config in self.optim_configs.items()},
             "update_rule": getattr(self.update_rule, "__name__", str(self.update_rule)),
             "lr_decay": self.lr_decay,
+            "lr_schedule": self.lr_schedule,
+            "warmup_epochs": self.warmup_epochs,
             "optim_config": self.optim_config,
             "batch_size": self.batch_size,
             "num_train_samples": self.num_train_samples,

@@ -13,7 +13,7 @@ with an optional batch normalization (``BN``) right after any CONV or FC layer.
 """
 
 from ..backend import np, resolve_backend, to_device
-from ..checks import require_float_array
+from ..checks import require_float_array, require_label_smoothing
 from ..fast_layers import (avg_pool_backward_fast, avg_pool_forward_fast, conv_backward_fast,
                            conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast)
 from ..geometry import conv_output_shape, pool_output_shape
@@ -84,11 +84,12 @@ class ConvNet:
     - weight_scale: the standard deviation of the initial weights, or ``"he"`` for
       ``sqrt(2 / fan_in)``, the notes' advice for ReLU networks
     - reg: L2 strength; the loss adds ``0.5 * reg * sum(W ** 2)`` over all weights
+    - label_smoothing: of the softmax loss (``layers.softmax_loss``'s ``smoothing``), 0 to 1
     - dtype, backend: as for ThreeLayerConvNet
     """
 
     def __init__(self, spec, input_dim=None, num_classes=10, weight_scale="he", reg=0.0,
-                 dtype=np.float32, backend=None, seed=None):
+                 dtype=np.float32, backend=None, seed=None, label_smoothing=0.0):
         layers = as_layers(spec, num_classes)
         if layers and isinstance(layers[0], Input):
             from_spec = layers.pop(0).chw
@@ -101,6 +102,8 @@ class ConvNet:
         self.layers = layers
         self.input_dim = tuple(input_dim)
         self.reg = reg
+        require_label_smoothing(label_smoothing)
+        self.label_smoothing = label_smoothing
         self.dtype = np.dtype(dtype)
         self.fully_convolutional = not any(isinstance(layer, FC) for layer in layers)
         shapes = volume_shapes(layers, self.input_dim)
@@ -193,7 +196,7 @@ class ConvNet:
         if scores.ndim != 2:
             raise ValueError(f"a loss needs one score vector per image; this input gives a grid of "
                              f"scores of shape {tuple(scores.shape)}")
-        data_loss, dout = softmax_loss(scores, y)
+        data_loss, dout = softmax_loss(scores, y, smoothing=self.label_smoothing)
         grads = {}
         weight_norms = 0.0  # summed where the weights live; one host read at the end
         for position in reversed(range(len(self.layers))):
