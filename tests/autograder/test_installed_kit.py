@@ -1,0 +1,68 @@
+"""``pip install .`` makes the whole kit importable anywhere, its support files included, and an
+installed autograder finds the course's sources only where the instructor says (``--kit``)."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder import course
+from autograder.course import REPO_ROOT
+from autograder.errors import ReleaseError
+
+from .installed_kit import clean_environment, install_kit
+
+
+@pytest.fixture(scope="module")
+def installed_python(tmp_path_factory):
+    return install_kit(tmp_path_factory.mktemp("installed_kit"))
+
+
+def run_installed(python: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """``python arguments`` from ``/``, where no folder of the kit can be imported by accident."""
+    return subprocess.run([str(python), *arguments], cwd="/", env=clean_environment(), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_installed_kit_imports_from_anywhere_with_its_support_files(installed_python):
+    shown = run_installed(installed_python, "-c", "import autograder, cs231n_lib, importlib.resources as r; "
+                          "print(autograder.__file__); print(cs231n_lib.__file__); "
+                          "print(r.files('autograder').joinpath('bundle_files', 'setup.sh').is_file())")
+    assert shown.returncode == 0, shown.stderr
+    autograder_file, library_file, bundle_files = shown.stdout.split()
+    venv = installed_python.parent.parent
+    assert Path(autograder_file).is_relative_to(venv) and Path(library_file).is_relative_to(venv)
+    assert not Path(autograder_file).is_relative_to(REPO_ROOT)
+    assert bundle_files == "True"
+
+    helped = run_installed(installed_python, "-m", "autograder", "--help")
+    assert helped.returncode == 0 and "release" in helped.stdout and "grade" in helped.stdout, helped.stderr
+
+
+@pytest.mark.slow   # three starts of the CLI, each importing nbgrader (10 s under load)
+def test_the_installed_autograder_asks_for_the_kit_and_grades_with_it(installed_python, tmp_path):
+    lost = run_installed(installed_python, "-m", "autograder", "grade", "architectures", "--no-progress")
+    assert lost.returncode == 1
+    assert "pass --kit DIR" in lost.stderr and "solutions/tasks.toml" in lost.stderr, lost.stderr
+    wrong = run_installed(installed_python, "-m", "autograder", "grade", "architectures", "--kit", str(tmp_path))
+    assert wrong.returncode == 1 and f"--kit {tmp_path}: expected the course kit's folder" in wrong.stderr
+
+    # With the kit, the whole plan resolves (catalog, instructor notebook, grader fingerprint):
+    # an empty class grades to an empty table. No student code runs, so no sandbox is needed.
+    empty = subprocess.run([str(installed_python), "-m", "autograder", "grade", "architectures", "--kit",
+                            str(REPO_ROOT), "--course-dir", str(tmp_path / "course"), "--no-progress",
+                            "--unsafe-no-sandbox"], cwd="/", capture_output=True, text=True, timeout=120,
+                           env=clean_environment(PATH=f"{installed_python.parent}:/usr/bin:/bin"))
+    assert empty.returncode == 0, empty.stderr
+    assert (tmp_path / "course" / "gradebook.db").is_file()
+
+
+def test_an_autograder_away_from_its_kit_says_to_pass_the_kit(monkeypatch, tmp_path):
+    monkeypatch.setattr(course, "REPO_ROOT", tmp_path / "site-packages")   # as when pip-installed
+    with pytest.raises(ReleaseError, match=r"away from the course kit's sources: pass --kit DIR, the kit's folder "
+                                           r"\(the one with solutions/tasks.toml"):
+        course.Layout.of_repo()
+    with pytest.raises(ReleaseError, match=rf"--kit {tmp_path}: expected the course kit's folder, with "
+                                           rf"solutions/tasks.toml; {tmp_path}/solutions/tasks.toml does not exist"):
+        course.Layout.of_repo(tmp_path)
+    assert course.Layout.of_repo(REPO_ROOT).tasks_file == REPO_ROOT / "solutions" / "tasks.toml"
