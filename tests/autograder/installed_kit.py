@@ -1,11 +1,11 @@
 """The kit as an instructor or a cluster machine installs it: ``pip install .`` into a fresh virtualenv.
 
-Quick (about 10 s): the kit is built from a copy of its packaging files (what a fresh clone
-has; the build backend comes from pip's configured index, a local mirror on the course's
-machines), installed without its dependencies, and the dependencies come from the test's own
-virtualenv through a ``.pth`` line. That line adds the folder to ``sys.path`` without running
-the ``.pth`` files inside it, so the editable install of the checkout stays out: ``autograder``
-imports only because it is installed.
+Quick (about 10 s): the dependencies are the test's own virtualenv's site-packages, hard-linked
+(no copy; the sandbox binds a grader's site-packages, so they must really be there), without the
+checkout's editable install of the kit; the kit is then built from a copy of its packaging files
+(what a fresh clone has; the build backend comes from pip's configured index, a local mirror on
+the course's machines) and installed without dependencies. ``autograder`` imports only because
+it is installed.
 """
 
 import os
@@ -23,6 +23,7 @@ DEPENDENCY_SCRIPTS = ("alembic", "dask")
 # What `pip install .` reads from a clone.
 PACKAGING_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("cs231n_lib", "autograder")
+DISTRIBUTION = "cs231n_convnet_kit"
 
 
 def install_kit(root: Path) -> Path:
@@ -38,8 +39,10 @@ def install_kit(root: Path) -> Path:
     python = venv / "bin" / "python"
     site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                         check=True, capture_output=True, text=True).stdout.strip())
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site_packages / "zz_test_dependencies.pth").write_text("".join(f"{path}\n" for path in sorted(ours)))
+    site_packages.rmdir()
+    subprocess.run(["cp", "-al", sysconfig.get_paths()["purelib"], str(site_packages)], check=True)
+    for editable in [*site_packages.glob("__editable__*"), *site_packages.glob(f"{DISTRIBUTION}-*.dist-info")]:
+        editable.unlink() if editable.is_file() else shutil.rmtree(editable)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
                     str(source)],
                    check=True, cwd=root, capture_output=True, text=True)

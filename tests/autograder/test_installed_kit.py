@@ -2,6 +2,7 @@
 installed autograder finds the course's sources only where the instructor says (``--kit``)."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,44 @@ def test_an_autograder_away_from_its_kit_says_to_pass_the_kit(monkeypatch, tmp_p
                                            rf"solutions/tasks.toml; {tmp_path}/solutions/tasks.toml does not exist"):
         course.Layout.of_repo(tmp_path)
     assert course.Layout.of_repo(REPO_ROOT).tasks_file == REPO_ROOT / "solutions" / "tasks.toml"
+
+
+# Run by the installed grader: a student's process tries to read, and to import, what a pip-installed
+# kit puts in the site-packages every sandbox sees.
+READ_THE_INSTALLED_REFERENCE = r'''
+import sys
+from pathlib import Path
+from autograder import sandbox
+attack = """
+import sys
+sys.path.insert(0, '/opt/python-packages')
+for path in ('/opt/python-packages/cs231n_lib/layers.py',
+             '/opt/python-packages/autograder/similarity/independent/conv_pool/classic_loops.py'):
+    try:
+        print('READ', path, len(open(path).read()))
+    except OSError:
+        print('DENIED', path)
+try:
+    from cs231n_lib import layers
+    print('IMPORTED', layers.__file__)
+except ImportError:
+    print('NO REFERENCE')
+"""
+result = sandbox.run_sandboxed([sandbox.python_executable(), '-I', '-S', '-c', attack],
+                               binds=[sandbox.Bind(Path(sys.argv[1]), sandbox.HOME_INSIDE, True)],
+                               limits=sandbox.SandboxLimits(wall_seconds=60), use_sandbox=True)
+print(result.stdout, result.stderr)
+'''
+
+
+def test_a_sandbox_of_an_installed_kit_cannot_read_or_import_the_reference(requires_sandbox, installed_python, tmp_path):
+    venv_packages = installed_python.parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert (venv_packages / "site-packages" / "cs231n_lib" / "layers.py").is_file()   # the reference is installed
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o777)
+    attacked = run_installed(installed_python, "-c", READ_THE_INSTALLED_REFERENCE, str(home))
+    assert attacked.returncode == 0, attacked.stderr
+    assert "DENIED /opt/python-packages/cs231n_lib/layers.py" in attacked.stdout, attacked.stdout
+    assert "DENIED /opt/python-packages/autograder/similarity" in attacked.stdout, attacked.stdout
+    assert "NO REFERENCE" in attacked.stdout and "READ" not in attacked.stdout, attacked.stdout
