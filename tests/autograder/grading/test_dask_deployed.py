@@ -1,6 +1,6 @@
 """Dask as instructors deploy it: ``dask scheduler`` and ``dask worker`` started as their own processes,
-from a folder outside the kit, with the kit importable only because it is pip-installed; ``grade
---scheduler`` gives the grades ``--jobs`` gives, a worker killed mid-task costs no student their grade,
+from a folder outside the kit, with the kit importable only because it is pip-installed (and asking
+for ``--kit``); ``grade --kit DIR --scheduler`` gives the grades ``--jobs`` gives, a worker killed mid-task costs no student their grade,
 and a worker without bubblewrap refuses, naming itself."""
 
 import json
@@ -80,6 +80,9 @@ def test_a_class_graded_on_a_deployed_cluster_survives_a_killed_worker(requires_
     scheduler_file = cluster / "scheduler.json"
     dask = str(python.parent / "dask")
     processes = {}
+    # Without --kit, an installed autograder cannot know where the course's sources are, and says so.
+    lost = subprocess.Popen([str(python), "-m", "autograder", "grade", ASSIGNMENT, "--no-progress"], cwd=cluster,
+                            env=clean_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         processes["scheduler"] = start([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                         "--scheduler-file", str(scheduler_file)], cluster, clean_environment(),
@@ -95,6 +98,9 @@ def test_a_class_graded_on_a_deployed_cluster_survives_a_killed_worker(requires_
             processes[name] = start([dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", name,
                                      "--local-directory", str(scratch[name])], cluster,
                                     clean_environment(TMPDIR=str(scratch[name])), cluster / f"worker-{name}.log")
+
+        _, told = lost.communicate(timeout=120)
+        assert lost.returncode == 1 and "away from the course kit's sources: pass --kit DIR" in told, told
 
         grade = [str(python), "-m", "autograder", "grade", ASSIGNMENT]
         options = ["--kit", str(REPO_ROOT), "--course-dir", str(layout.course_dir), "--scheduler", address,
