@@ -56,7 +56,8 @@ def add_student_files(folder: Path, layout: Layout, catalog: Catalog, assignment
             title=assignment.title, notebook=assignment.notebook, assignment=assignment.name,
             earlier_work=_earlier_work_text(earlier), packed=packed,
             data_text=DATA_TEXT),
-        "requirements.txt": requirements_text(),
+        "requirements.txt": requirements_text(layout.pyproject if layout.pyproject.is_file()
+                                              else REPO_ROOT / "pyproject.toml"),
         "setup.sh": with_settings(_template("setup.sh"), {"NOTEBOOK": assignment.notebook}, shell=True),
         "submit.py": with_settings(_template("submit.py"), {
             "ASSIGNMENT": assignment.name, "NOTEBOOK": assignment.notebook, "LIBRARY": layout.lib_name,

@@ -1,5 +1,5 @@
-"""What the grading commands share: the course directory option, one way to fail, and text
-from submissions made safe to print."""
+"""What the grading commands share: the kit and course directory options, one way to fail, and
+text from submissions made safe to print."""
 
 import sys
 import unicodedata
@@ -8,13 +8,21 @@ from pathlib import Path
 from .course import Layout
 
 
+def add_kit_dir(parser) -> None:
+    parser.add_argument("--kit", type=Path, default=None, metavar="DIR",
+                        help="the course kit's folder, with solutions/tasks.toml (default: the checkout this "
+                             "autograder runs from; required when the kit is pip-installed)")
+
+
 def add_course_dir(parser) -> None:
+    """``--kit`` and ``--course-dir``: every command that reads the course takes both."""
+    add_kit_dir(parser)
     parser.add_argument("--course-dir", type=Path, default=None,
                         help="nbgrader course directory (default: course/ of the kit)")
 
 
 def layout_from(args) -> Layout:
-    return Layout.of_repo().with_outputs(course_dir=args.course_dir)
+    return Layout.of_repo(args.kit).with_outputs(course_dir=args.course_dir)
 
 
 # Unicode categories of characters that steer a terminal instead of showing: controls (escape

@@ -27,9 +27,15 @@ import dataclasses
 import fnmatch
 from pathlib import Path
 
+from .errors import ReleaseError
 from .tasks import Assignment, Catalog, load_catalog
 
+# The folder that holds this autograder package: the kit's checkout when run from one (or from an
+# editable install), site-packages when the kit is installed; then the course's sources are found
+# only through --kit (:func:`kit_root`).
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# A folder is a course kit when it holds the task catalog.
+KIT_MARKER = Path("solutions") / "tasks.toml"
 LIBRARY = "cs231n_lib"          # the library's package name (the folder students edit)
 COURSE_ID = "cs231n_convnet"
 # The checkpoint part of a grade (the submitted model, evaluated by the grader): its gradebook notebook,
@@ -43,6 +49,26 @@ IGNORED_NAMES = ("__pycache__", ".ipynb_checkpoints", "*.pyc", ".DS_Store")
 def is_ignored(relative: Path) -> bool:
     """True when any part of ``relative`` matches :data:`IGNORED_NAMES`."""
     return any(fnmatch.fnmatch(part, pattern) for part in Path(relative).parts for pattern in IGNORED_NAMES)
+
+
+def kit_root(given: Path | None = None) -> Path:
+    """The course kit's folder (``cs231n_lib/``, ``solutions/``, ``assignments/``, ``course/``):
+    ``given`` (the ``--kit`` option), else the checkout this autograder runs from.
+
+    An installed autograder (``pip install .``) lives in site-packages, away from the course's
+    sources: it needs ``given``, and says so rather than guessing from the current directory.
+    """
+    if given is None:
+        if (REPO_ROOT / KIT_MARKER).is_file():
+            return REPO_ROOT
+        raise ReleaseError(f"the autograder is installed at {REPO_ROOT / 'autograder'}, away from the course kit's "
+                           f"sources: pass --kit DIR, the kit's folder (the one with {KIT_MARKER}, "
+                           f"{LIBRARY}/ and assignments/)")
+    root = Path(given).expanduser().resolve()
+    if not (root / KIT_MARKER).is_file():
+        raise ReleaseError(f"--kit {given}: expected the course kit's folder, with {KIT_MARKER}; "
+                           f"{root / KIT_MARKER} does not exist")
+    return root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +85,9 @@ class Layout:
     data_script_release_path = Path("datasets") / "get_datasets.sh"
 
     @classmethod
-    def of_repo(cls, root: Path = REPO_ROOT) -> "Layout":
-        root = Path(root).resolve()
+    def of_repo(cls, root: Path | None = None) -> "Layout":
+        """The layout of the kit at ``root`` (default: the checkout this autograder runs from; see :func:`kit_root`)."""
+        root = kit_root(root)
         return cls(lib_dir=root / LIBRARY, solutions_dir=root / "solutions",
                    tasks_file=root / "solutions" / "tasks.toml", data_script=root / "datasets" / "get_datasets.sh",
                    course_dir=root / "course", assignments_dir=root / "assignments", dist_dir=root / "dist")
@@ -82,6 +109,11 @@ class Layout:
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ the kit
+
+    @property
+    def pyproject(self) -> Path:
+        """The kit's pyproject.toml beside solutions/: its dependencies go into each bundle's requirements.txt."""
+        return self.solutions_dir.parent / "pyproject.toml"
 
     @property
     def lib_name(self) -> str:

@@ -28,12 +28,12 @@ DEMO_CLASS = {"ada": "reference", "ben": "partial", "cy": "stubs", "dan": "infin
 
 
 def run_demo(root: Path, assignment: str = "conv_pool", jobs: int = 2, cell_timeout: int = 8,
-             unsafe_no_sandbox: bool = False, log=print) -> dict[str, dict]:
+             unsafe_no_sandbox: bool = False, log=print, kit: Path | None = None) -> dict[str, dict]:
     started = time.monotonic()
     root = Path(root).resolve()
     if root.exists():
         shutil.rmtree(root)
-    layout = Layout.of_repo().with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
+    layout = Layout.of_repo(kit).with_outputs(course_dir=root / "course", assignments_dir=root / "assignments")
 
     log(f"[demo] 1/6 release {assignment} into {layout.assignments_dir}")
     release(layout, [assignment], log=lambda line: None)

@@ -38,8 +38,14 @@ import threading
 import time
 from pathlib import Path
 
+from .course import LIBRARY
+
 BWRAP = "bwrap"
 PYTHON_PACKAGES_INSIDE = "/opt/python-packages"
+# The kit's own packages. A pip-installed kit puts them in the site-packages a sandbox sees; there they
+# are the reference library and the grader (with its independent implementations): each is hidden
+# under an empty folder, and the student's own library (in the sandbox's home) is what imports.
+KIT_PACKAGES = (LIBRARY, __name__.split(".")[0])
 HOME_INSIDE = "/home/student"
 # First of the uids handed to sandboxed runs when the grader is root; far from real accounts.
 SANDBOX_UID_BASE = 620_000
@@ -308,6 +314,12 @@ def python_runtime_binds() -> list[Bind]:
     return binds
 
 
+def hidden_kit_packages() -> list[str]:
+    """Where the kit's own packages appear in a sandbox (a pip-installed kit), to be covered: see KIT_PACKAGES."""
+    site_packages = Path(python_runtime_binds()[1].host)
+    return [f"{PYTHON_PACKAGES_INSIDE}/{name}" for name in KIT_PACKAGES if (site_packages / name).exists()]
+
+
 def python_executable() -> str:
     """The base interpreter (a venv's ``bin/python`` is a symlink into a folder we do not bind)."""
     candidate = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -401,6 +413,8 @@ def _bwrap_arguments(binds, limits, environment, cwd, as_root: bool, scratch_hom
                 args += ["--perms", "0755", "--dir", text]
                 made.add(text)
         args += ["--bind" if bind.writable else "--ro-bind", str(bind.host), bind.inside]
+    for hidden in hidden_kit_packages():
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", hidden]
     args += ["--chdir", cwd, "--clearenv"]
     for name, value in environment.items():
         args += ["--setenv", name, value]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ..cli_support import add_kit_dir
 from ..course import Layout
 from ..release import release
 
@@ -16,9 +17,10 @@ def configure(parser) -> None:
                         help="nbgrader course directory to build in (default: course/)")
     parser.add_argument("--assignments-dir", type=Path, default=None,
                         help="where the release goes (default: assignments/)")
+    add_kit_dir(parser)
 
 
 def run(args) -> int:
-    layout = Layout.of_repo().with_outputs(course_dir=args.course_dir, assignments_dir=args.assignments_dir)
+    layout = Layout.of_repo(args.kit).with_outputs(course_dir=args.course_dir, assignments_dir=args.assignments_dir)
     release(layout, args.assignments)
     return 0  # skipped assignments (no notebook yet) are reported, not failures; errors raise

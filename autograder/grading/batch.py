@@ -21,6 +21,7 @@ into the gradebook (which also completes an entry the kill cut short).
 import concurrent.futures
 import dataclasses
 import os
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -150,11 +151,25 @@ def _on_dask(jobs_list: list[StudentJob], scheduler: str):
     except ImportError:
         raise RuntimeError("--scheduler needs Dask distributed: pip install distributed") from None
     with Client(scheduler, set_as_default=False) as client:
-        futures = {client.submit(grade_student, job, None, pure=False,
+        futures = {client.submit(_grade_on_worker, job, pure=False,
                                  key=f"grade-{job.plan.assignment}-{job.student}-{os.getpid()}"): job.student
                    for job in jobs_list}
         for future in as_completed(list(futures), loop=client.loop):
             yield _outcome(futures[future], future)
+
+
+def _grade_on_worker(job: StudentJob) -> dict:
+    """One Dask task: grade ``job`` on this worker, which applies the sandbox policy itself (it is the
+    machine that runs the student's code); a worker without bubblewrap refuses, naming itself.
+
+    A worker killed mid-task loses nothing: the scheduler gives the task to another worker, and
+    after Dask's allowed failures the student is reported NOT GRADED, to be graded by the next run."""
+    try:
+        return grade_student(job, None)
+    except sandbox.SandboxUnavailableError as error:
+        from distributed import get_worker
+        raise sandbox.SandboxUnavailableError(
+            f"on the Dask worker {get_worker().address} ({socket.gethostname()}): {error}") from None
 
 
 def _outcome(student: str, future):

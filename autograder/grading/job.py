@@ -98,7 +98,8 @@ def plan_for(layout: Layout, assignment_name: str, options: GradingOptions,
     return GradingPlan(assignment=assignment_name, spec=spec, tasks=tuple(t.name for t in assignment.tasks),
                        own_files=catalog.student_files(),
                        release_dir=str(layout.student_release_dir(assignment_name)),
-                       grader_sha256=grader_fingerprint(spec, options, checkpoint.fingerprint() if checkpoint else ""),
+                       grader_sha256=grader_fingerprint(spec, options, layout.tasks_file,
+                                                         checkpoint.fingerprint() if checkpoint else ""),
                        options=options, unsafe_no_sandbox=unsafe_no_sandbox, checkpoint=checkpoint)
 
 

@@ -95,13 +95,14 @@ def submission_fingerprint(submission: Path, notebook: str, own_files, graded_fi
     return digest.hexdigest()
 
 
-def grader_fingerprint(spec: NotebookSpec, options, checkpoint: str = "") -> str:
-    """SHA-256 of everything but the submission that a grade depends on (``checkpoint``: the fingerprint
-    of the checkpoint part's settings and held-out set)."""
+def grader_fingerprint(spec: NotebookSpec, options, tasks_file: Path, checkpoint: str = "") -> str:
+    """SHA-256 of everything but the submission that a grade depends on (``tasks_file``: the kit's
+    tasks.toml; ``checkpoint``: the fingerprint of the checkpoint part's settings and held-out set)."""
     digest = hashlib.sha256()
     digest.update(checkpoint.encode())
     digest.update(spec_fingerprint(spec).encode())
     digest.update(_sources_fingerprint().encode())
+    digest.update(b"tasks.toml\0" + Path(tasks_file).read_bytes())
     scoring = {name: value for name, value in dataclasses.asdict(options).items() if name != "force"}
     digest.update(json.dumps(scoring, sort_keys=True, default=str).encode())
     return digest.hexdigest()
@@ -109,10 +110,11 @@ def grader_fingerprint(spec: NotebookSpec, options, checkpoint: str = "") -> str
 
 @functools.lru_cache(maxsize=1)
 def _sources_fingerprint() -> str:
-    """The grading code, the notebook spec, the reference library and the tasks (read once per process)."""
+    """The grading code, the notebook spec and the reference library (read once per process), named
+    relative to the folder that holds the packages: the same in a checkout and in an installed kit."""
     here = Path(__file__).resolve().parent
     sources = sorted(here.rglob("*.py")) + [here.parent / "notebook_spec.py", here.parent / "files.py"]
-    sources += sorted((REPO_ROOT / LIBRARY).rglob("*.py")) + [REPO_ROOT / "solutions" / "tasks.toml"]
+    sources += sorted((REPO_ROOT / LIBRARY).rglob("*.py"))
     digest = hashlib.sha256()
     for path in sources:
         if "__pycache__" not in path.parts:

@@ -1,5 +1,5 @@
-"""A grading run killed midway resumes with a consistent gradebook; Dask grades one task per student;
-without bubblewrap grading refuses unless told otherwise."""
+"""A grading run killed midway resumes with a consistent gradebook; without bubblewrap grading refuses
+unless told otherwise. Grading on Dask: test_dask_deployed.py (a cluster started as instructors start one)."""
 
 import json
 import os
@@ -22,7 +22,7 @@ from autograder.grading.results import RESULT_FORMAT, read_results
 
 from ..conftest import OPTIONS, collected_class
 
-pytestmark = pytest.mark.slow   # kills and resumes grading runs; a Dask cluster
+pytestmark = pytest.mark.slow   # kills and resumes grading runs
 
 ASSIGNMENT = "architectures"   # notebook only (no library tasks): the cheapest real grading
 
@@ -91,20 +91,6 @@ def test_a_run_killed_midway_leaves_whole_results_and_resumes(requires_sandbox, 
         assert results[honest]["score"] == results[honest]["max_score"] - results[honest]["pending_manual_points"]
     for partial in ("s2", "s4", "s6"):
         assert results[partial]["score"] < results[partial]["max_score"]
-
-
-def test_a_dask_local_cluster_grades_one_task_per_student(requires_sandbox, tmp_path):
-    distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
-    layout = collected_class(tmp_path, ASSIGNMENT, {"ada": "reference", "cy": "stubs"})
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        report = grade_class(layout, ASSIGNMENT, scheduler=cluster.scheduler_address, options=OPTIONS,
-                             progress=False)
-    assert not report.internal_errors
-    ada, cy = report.results["ada"], report.results["cy"]
-    assert ada["sandboxed"] and ada["score"] == ada["max_score"] - ada["pending_manual_points"] > 0, (ada["notebook"]["run"], ada["notebook"]["cells"])
-    assert cy["score"] == 0
-    assert_gradebook_matches_results(layout, expect_all=True)
 
 
 def test_without_bubblewrap_grading_refuses_unless_told(tmp_path, monkeypatch, capsys):
