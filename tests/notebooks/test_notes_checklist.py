@@ -4,13 +4,14 @@ Every row of the checklist is one item of the CS231n ConvNet notes. Its "covered
 ``; ``-separated list of evidence, each a reference in backticks followed by the phrases or numbers
 it is cited for, in double quotes::
 
-    `ConvPool.ipynb#convpool-text-04` "54.25"; `cs231n_lib.architecture.vgg16` "73728", "pool"
+    `ConvPool.ipynb#convpool-text-04` "54.25"; `cs231n_lib.architecture.ALEXNET_CONV1` "CONV11-96/s4/p0"
 
 A reference is a cell of an instructor notebook in solutions/ (by cell id), a library object
 (its source), a test function (its source) or a docs page (its text). Each quoted phrase must
 occur in its target (case-insensitive, runs of whitespace collapsed, numbers with or without
-thousands separators, a comma or Python's underscore), so a row cannot claim what its pointer does not hold. A ``covered`` row
-points at something a student meets: a notebook cell, or a library object a notebook uses.
+thousands separators, a comma or Python's underscore), so a row cannot claim what its pointer
+does not hold. A ``covered`` row points at something a student meets: a notebook cell, or a
+library object a notebook uses; a ``partial`` row says in its item what is missing.
 """
 
 import ast
@@ -124,15 +125,13 @@ def library_source(reference):
     raise LookupError(f"{reference} is a value with no assignment of its own in {module.__name__}")
 
 
-def test_source(path, function):
+def function_source(path, function):
+    """The source of one function of a test file."""
     tree_source = (REPO / path).read_text(encoding="utf-8")
     for node in ast.walk(ast.parse(tree_source)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
             return ast.get_source_segment(tree_source, node)
     raise LookupError(f"no test {function} in {path}")
-
-
-test_source.__test__ = False  # a helper, not a test
 
 
 def target_text(reference):
@@ -149,7 +148,7 @@ def target_text(reference):
         path, function = match.groups()
         if not (REPO / path).is_file():
             raise LookupError(f"no file {path}")
-        return test_source(path, function)
+        return function_source(path, function)
     if DOC_REF.match(reference):
         if not (REPO / reference).is_file():
             raise LookupError(f"no page {reference}")
@@ -192,7 +191,7 @@ def phrase_problems(reference, phrases):
     return [f"`{reference}` does not contain {phrase!r}" for phrase in phrases if normalized(phrase) not in text]
 
 
-def row_problems(number, covered_by, status):
+def row_problems(number, item, covered_by, status):
     """Everything wrong with one row: its status, the shape of its evidence, every phrase."""
     if status not in STATUSES:
         return [f"row {number}: status {status!r}, expected one of {STATUSES}"]
@@ -201,6 +200,8 @@ def row_problems(number, covered_by, status):
     except ValueError as error:
         return [f"row {number}: {error}"]
     problems = []
+    if status == "partial" and "missing" not in item.lower():
+        problems.append(f"row {number} is partial: say in the item what is missing (\"Missing: ...\")")
     if status != "missing" and not evidence:
         problems.append(f"row {number} is {status}: name the evidence")
     if status == "covered" and not any(reaches_a_student(reference) for reference, _ in evidence):
@@ -228,7 +229,7 @@ def test_every_row_holds_when_its_pointers_are_opened(section):
         if row_section == section:
             if not item:
                 problems.append(f"row {number}: no item")
-            problems += row_problems(number, covered_by, status)
+            problems += row_problems(number, item, covered_by, status)
     assert not problems, f"{section}:\n" + "\n".join(problems)
 
 
@@ -290,17 +291,18 @@ def test_normalized_matching(text, phrase, holds):
     assert (normalized(phrase) in normalized(text)) is holds
 
 
-@pytest.mark.parametrize("covered_by, status, problem", [
-    ('`ConvPool.ipynb#convpool-text-volumes` "3072"', "covered", None),
-    ('`ConvPool.ipynb#convpool-text-volumes`', "covered", "is not `reference`"),
-    ('`ConvPool.ipynb#convpool-text-volumes` "3072"', "existing", "status 'existing'"),
-    ('`tests/test_architecture.py::test_alexnet_first_layer_with_and_without_parameter_sharing` "34944"', "covered", "is covered: cite"),
-    ('`tests/test_architecture.py::test_alexnet_first_layer_with_and_without_parameter_sharing` "34944"', "partial", None),
-    ('', "partial", "name the evidence"),
-    ('', "missing", None),
+@pytest.mark.parametrize("item, covered_by, status, problem", [
+    ("item", '`ConvPool.ipynb#convpool-text-volumes` "3072"', "covered", None),
+    ("item", '`ConvPool.ipynb#convpool-text-volumes`', "covered", "is not `reference`"),
+    ("item", '`ConvPool.ipynb#convpool-text-volumes` "3072"', "existing", "status 'existing'"),
+    ("item", '`tests/test_architecture.py::test_alexnet_first_layer_with_and_without_parameter_sharing` "34944"', "covered", "is covered: cite"),
+    ("item. Missing: a check", '`tests/test_architecture.py::test_alexnet_first_layer_with_and_without_parameter_sharing` "34944"', "partial", None),
+    ("item", '`ConvPool.ipynb#convpool-text-volumes` "3072"', "partial", "say in the item what is missing"),
+    ("item. Missing: all", '', "partial", "name the evidence"),
+    ("item", '', "missing", None),
 ])
-def test_a_row_s_status_and_evidence_are_checked(covered_by, status, problem):
-    problems = row_problems(0, covered_by, status)
+def test_a_row_s_status_and_evidence_are_checked(item, covered_by, status, problem):
+    problems = row_problems(0, item, covered_by, status)
     if problem is None:
         assert problems == []
     else:
