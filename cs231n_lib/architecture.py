@@ -15,10 +15,10 @@ VGGNet listing. ``conv_output_size``, the notes' ``(W - F + 2P)/S + 1``, comes f
 105705600
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .geometry import conv_output_size, require_int
-from .layer_spec import FC, Conv, Input, Pool, Relu, as_layers
+from .layer_spec import FC, BatchNorm, Conv, Input, Pool, Relu, as_layers
 
 __all__ = ["conv_output_size", "summarize", "format_table", "Row", "Summary",
            "VGGNET16", "ALEXNET_CONV1"]
@@ -43,7 +43,8 @@ class Row:
 
     name: the notes' name, e.g. ``CONV3-64``. layer: the parsed layer it describes.
     output_shape: its output volume (H, W, D); an FC layer gives (1, 1, units).
-    activations: H * W * D values per image. weights, biases: its parameter counts.
+    activations: H * W * D values per image. weights, biases: its parameter counts (a BN's
+    scales gamma count as weights, its shifts beta as biases).
     """
 
     name: str
@@ -164,6 +165,9 @@ def summarize(layers, input_shape=None, bytes_per_value=4, parameter_sharing=Tru
     for index, layer in enumerate(layers):
         if isinstance(layer, Input):
             continue
+        if isinstance(layer, BatchNorm) and isinstance(rows[-1].layer, (Conv, FC)):
+            # The BN's beta shifts instead of the layer's bias, which the batch mean would remove.
+            rows[-1] = replace(rows[-1], biases=0)
         try:
             rows.append(_row(layer, (H, W, D), parameter_sharing))
         except ValueError as err:
@@ -206,6 +210,11 @@ def _row(layer, input_shape, parameter_sharing):
         return Row(layer.name, layer, (H_out, W_out, D), H_out * W_out * D, 0, 0)
     if isinstance(layer, Relu):
         return Row(layer.name, layer, (H, W, D), H * W * D, 0, 0)
+    if isinstance(layer, BatchNorm):
+        # One scale gamma (counted with the weights) and one shift beta (with the biases) per
+        # channel, the depth D; the running mean and variance are statistics, not parameters.
+        # The CONV or FC before it has no bias (summarize sets its row's biases to 0).
+        return Row(layer.name, layer, (H, W, D), H * W * D, D, D)
     if isinstance(layer, FC):
         # Every output sees the whole flattened volume, so sharing changes nothing here.
         return Row(layer.name, layer, (1, 1, layer.units), layer.units,

@@ -18,6 +18,10 @@ token              meaning
                    ``MAXPOOLF`` is the same; ``AVGPOOLF`` averages; ``L2POOLF``
                    takes the L2 norm of each window.
 ``RELU``           elementwise max(0, x)
+``BN``             batch normalization, right after a CONV (one mean and variance per
+                   channel: spatial batch norm) or an FC layer (one per unit), as in
+                   ``CONV3-64 -> BN -> RELU -> POOL2``; a learned scale gamma and shift
+                   beta per channel or unit
 ``FC-N``           fully connected layer with N outputs
 ``FC``             only as the very last token: the class scores, N = ``num_classes``
 ``[ ... ]*N``      the bracketed layers repeated N >= 1 times; brackets nest
@@ -29,8 +33,8 @@ gaps instead, so the notes' "dilation 0" is our ``/d1`` and their "dilation 1" i
 ``/d2``. A filter of size F with dilation D spans ``(F - 1) * D + 1`` inputs.
 
 ``parse_spec`` expands the repetitions into a flat list of the frozen dataclasses
-``Input``, ``Conv``, ``Pool``, ``Relu`` and ``FC``; ``render_spec`` writes such a list
-back as text that parses to the same list.
+``Input``, ``Conv``, ``Pool``, ``Relu``, ``BatchNorm`` and ``FC``; ``render_spec`` writes
+such a list back as text that parses to the same list.
 
 >>> parse_spec("INPUT-32x32x3 -> [CONV3-16 -> RELU]*2 -> POOL2 -> FC", num_classes=10)
 [Input(height=32, width=32, channels=3), Conv(size=3, filters=16, stride=1, pad=1, dilation=1), Relu(), Conv(size=3, filters=16, stride=1, pad=1, dilation=1), Relu(), Pool(kind='max', size=2, stride=2), FC(units=10)]
@@ -44,7 +48,7 @@ from typing import Union
 
 from .geometry import require_int
 
-__all__ = ["Input", "Conv", "Pool", "Relu", "FC", "Layer", "parse_spec", "render_spec", "as_layers"]
+__all__ = ["Input", "Conv", "Pool", "Relu", "BatchNorm", "FC", "Layer", "parse_spec", "render_spec", "as_layers"]
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,20 @@ class Relu:
 
 
 @dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalization of the CONV or FC layer right before it; shape unchanged.
+
+    After a CONV of K filters: spatial batch norm, one mean and variance per channel over
+    the batch and every position, and a learned scale gamma and shift beta of shape (K,).
+    After an FC of N units: one mean and variance per unit, gamma and beta of shape (N,).
+    """
+
+    @property
+    def name(self):
+        return "BN"
+
+
+@dataclass(frozen=True)
 class FC:
     """A fully connected layer: the input volume flattened to D values, then ``units`` outputs.
 
@@ -193,7 +211,8 @@ class FC:
         return f"FC-{self.units}"
 
 
-Layer = Union[Input, Conv, Pool, Relu, FC]
+Layer = Union[Input, Conv, Pool, Relu, BatchNorm, FC]
+LAYER_CLASSES = (Input, Conv, Pool, Relu, BatchNorm, FC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +313,8 @@ def _layer_from_word(token, is_first, is_last_at_top, num_classes):
         return _build(token, Pool, kind, int(match.group(2)), options.get("s"))
     if word == "RELU":
         return Relu()
+    if word == "BN":
+        return BatchNorm()
     if word == "FC":
         if not is_last_at_top:
             raise token.error("FC-N like FC-4096; a bare FC (num_classes outputs) "
@@ -307,7 +328,7 @@ def _layer_from_word(token, is_first, is_last_at_top, num_classes):
         if match is None:
             raise token.error("FC-N like FC-4096, or a bare FC as the last layer")
         return _build(token, FC, int(match.group(1)))
-    raise token.error("a layer: INPUT-HxWxC, CONVF-K, POOLF, AVGPOOLF, L2POOLF, RELU, FC-N or FC, "
+    raise token.error("a layer: INPUT-HxWxC, CONVF-K, POOLF, AVGPOOLF, L2POOLF, RELU, BN, FC-N or FC, "
                       'or "[" to start a repeated group')
 
 
@@ -348,6 +369,7 @@ def parse_spec(text, num_classes=None):
     if not any(not isinstance(layer, Input) for layer in layers):
         raise ValueError(f"spec {text!r} has no layers after INPUT: expected e.g. "
                          f"'{text.strip()} -> CONV3-16 -> RELU'")
+    check_batchnorm_placement(layers)
     last = layers[-1]
     if num_classes is not None and isinstance(last, FC) and last.units != num_classes:
         raise ValueError(f"spec ends with {last.name} but num_classes={num_classes}: "
@@ -410,12 +432,30 @@ def as_layers(spec, num_classes=None):
         for i, layer in enumerate(layers):
             if isinstance(layer, Input) and i != 0:
                 raise ValueError(f"layers[{i}] is {layer!r}: an Input may only come first")
+        check_batchnorm_placement(layers)
         return layers
     raise TypeError(f"expected a spec string or a list of layers, got {type(spec).__name__}")
 
 
+def check_batchnorm_placement(layers):
+    """Every BN right after a CONV or an FC layer, the layer whose outputs it normalizes.
+
+    Raises ValueError naming the BN (its 1-based position among the layers, INPUT included)
+    and what came before it.
+    """
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, BatchNorm):
+            continue
+        before = layers[i - 1] if i > 0 else None
+        if isinstance(before, (Conv, FC)):
+            continue
+        came = "the start of the spec" if before is None or isinstance(before, Input) else before.name
+        raise ValueError(f"layer {i + 1} (BN) follows {came}: expected BN right after a CONV or FC layer, "
+                         f"the one whose outputs it normalizes, as in CONV3-64 -> BN -> RELU -> POOL2")
+
+
 def _checked_layer(layer, i):
-    if not isinstance(layer, (Input, Conv, Pool, Relu, FC)):
-        raise TypeError(f"layers[{i}] must be Input, Conv, Pool, Relu or FC, "
+    if not isinstance(layer, LAYER_CLASSES):
+        raise TypeError(f"layers[{i}] must be Input, Conv, Pool, Relu, BatchNorm or FC, "
                         f"got {type(layer).__name__} {layer!r}")
     return layer

@@ -158,6 +158,21 @@ def test_vgg_with_relus_counts_their_activations_but_no_parameters():
     assert with_relus.total_parameters == 138_357_544
 
 
+def test_batchnorm_counts_gamma_and_beta_per_channel_and_no_flops():
+    plain = summarize("INPUT-8x8x3 -> CONV3-16 -> RELU -> POOL2 -> FC-32 -> RELU -> FC-10")
+    with_bn = summarize("INPUT-8x8x3 -> CONV3-16 -> BN -> RELU -> POOL2 -> FC-32 -> BN -> RELU -> FC-10")
+    bn_rows = [row for row in with_bn if row.name == "BN"]
+    assert [(row.output_shape, row.weights, row.biases) for row in bn_rows] == [((8, 8, 16), 16, 16),
+                                                                              ((1, 1, 32), 32, 32)]
+    # gamma and beta per channel; beta replaces the CONV's and the FC's bias
+    assert [row.biases for row in with_bn if row.name in ("CONV3-16", "FC-32", "FC-10")] == [0, 0, 10]
+    assert with_bn.total_parameters == plain.total_parameters + 2 * (16 + 32) - (16 + 32)
+    assert with_bn.total_activations == plain.total_activations + 8 * 8 * 16 + 32
+    assert (with_bn.flops, with_bn.window_reads) == (plain.flops, plain.window_reads)
+    # Parameter sharing is a CONV's: a BN has one gamma and beta per channel either way.
+    assert summarize("INPUT-8x8x3 -> CONV3-16 -> BN", parameter_sharing=False)[-1].parameters == 32
+
+
 # ---------------------------------------------------------------------------------------------
 # The notes' AlexNet parameter-sharing example
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +288,7 @@ def test_doc_error_examples_are_the_real_messages():
     namespace = {**vars(layer_spec), **vars(architecture)}
     lines = DOC.read_text().splitlines()
     examples = [(line[4:], lines[i + 1]) for i, line in enumerate(lines) if line.startswith(">>> ")]
-    assert len(examples) == 3
+    assert len(examples) == 4
     for call, shown in examples:
         with pytest.raises(ValueError) as caught:
             eval(call, namespace)  # the page's own examples, nothing from outside the repo

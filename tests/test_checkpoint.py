@@ -239,3 +239,77 @@ def test_the_spec_in_reports_is_the_librarys_rendering_not_the_students_text():
     entries = entries_of(saved_bytes())
     entries["spec"] = np.array("INPUT-8x8x3\x1cconv3-4,\x1frelu  pool2 -> fc-6 -> RELU -> FC-10")
     assert load_checkpoint(io.BytesIO(npz(entries))).spec == "INPUT-8x8x3 -> CONV3-4 -> RELU -> POOL2 -> FC-6 -> RELU -> FC-10"
+
+
+# ----------------------------------------------------------------------------- batch normalization
+
+BN_SPEC = "INPUT-8x8x3 -> CONV3-4 -> BN -> RELU -> POOL2 -> FC-6 -> BN -> RELU -> FC"
+
+
+def trained_bn_model(dtype=np.float32):
+    """A BN model whose running statistics have moved away from their initial 0 and 1."""
+    model = ConvNet(BN_SPEC, seed=1, dtype=dtype)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        model.loss((3 + 2 * rng.standard_normal((6, 3, 8, 8))).astype(dtype), rng.integers(10, size=6))
+    return model
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_bn_checkpoint_carries_gamma_beta_and_the_running_statistics(dtype):
+    model = trained_bn_model(dtype)
+    data = saved_bytes(model, scale=32.0)
+    entries = entries_of(data)
+    assert {"param_gamma1", "param_beta1", "param_gamma2", "param_beta2", "running_mean1", "running_var1",
+            "running_mean2", "running_var2"} <= set(entries)
+    np.testing.assert_array_equal(entries["running_var2"], model.bn_params[2]["running_var"])
+    loaded = load_checkpoint(io.BytesIO(data))
+    images = raw_images(7)
+    # The grader's scores are the model's test-mode scores: the running statistics, not the batch's.
+    expected = model.loss(((images - 100.0) / 32.0).astype(dtype))
+    np.testing.assert_array_equal(loaded.scores(images), expected)
+    np.testing.assert_allclose(loaded.scores(images[:1]), expected[:1], rtol=1e-5)  # one image alone: the same
+    assert loaded.model.bn_params[1]["mode"] == "test"
+    assert loaded.parameters == 4 * 27 + 64 * 6 + (6 * 10 + 10) + 2 * (4 + 6)  # beta instead of b1, b2
+
+
+def broken_bn(change):
+    entries = entries_of(saved_bytes(trained_bn_model()))
+    change(entries)
+    return npz(entries)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda e: e.pop("running_var2"),
+     "missing array 'running_var2'; a checkpoint with BN carries running_var2: the running var of the BN after "
+     "layer 2, float32 of shape (6,)"),
+    (lambda e: e.pop("running_mean1"), "missing array 'running_mean1'"),
+    (lambda e: e.update(running_var1=-e["running_var1"]), "running_var1 holds a variance <= 0"),
+    (lambda e: e["running_var1"].__setitem__(0, 0.0), "running_var1 holds a variance <= 0 (smallest 0)"),
+    (lambda e: e.update(running_mean1=np.zeros(5, np.float32)),
+     "running_mean1 is float32 of shape (5,); expected running_mean1: the running mean of the BN after layer 1, "
+     "float32 of shape (4,)"),
+    (lambda e: e.update(running_mean1=np.zeros(4, np.float64)), "running_mean1 is float64 of shape (4,); expected"),
+    (lambda e: e["running_mean2"].__setitem__(3, np.inf), "running_mean2 holds NaN or infinite values"),
+    (lambda e: e.pop("param_gamma2"), "missing ['param_gamma2']"),
+    (lambda e: e.update(param_beta1=np.zeros(3, np.float32)), "param_beta1 has shape (3,); the spec needs (4,)"),
+    (lambda e: e.update(param_b1=np.zeros(4, np.float32)), "unexpected ['param_b1']"),
+    (lambda e: e.update(running_var3=np.ones(6, np.float32)), "unexpected arrays ['running_var3']"),
+    (lambda e: e.update(spec=np.array(str(e["spec"]).replace("CONV3-4 -> BN", "BN -> CONV3-4"))),
+     "layer 2 (BN) follows the start of the spec: expected BN right after a CONV or FC layer"),
+])
+def test_a_bn_checkpoint_that_lies_is_refused_saying_what_was_expected(change, message):
+    assert message in refused(broken_bn(change))
+
+
+def test_statistics_without_a_bn_in_the_spec_are_refused():
+    entries = entries_of(saved_bytes())
+    entries.update(running_mean1=np.zeros(4, np.float32), running_var1=np.ones(4, np.float32))
+    assert "unexpected arrays ['running_mean1', 'running_var1']" in refused(npz(entries))
+
+
+def test_saving_refuses_a_bn_eps_the_grader_would_not_use():
+    model = trained_bn_model()
+    model.bn_params[1]["eps"] = 1e-3
+    with pytest.raises(ValueError, match=r"bn_params\[1\]\['eps'\] is 0.001; .* eps 1e-05"):
+        saved_bytes(model)

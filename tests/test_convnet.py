@@ -2,8 +2,9 @@
 
 import pytest
 
+from cs231n_lib import layers
 from cs231n_lib.backend import np
-from cs231n_lib.classifiers import ConvNet, fc_to_conv, total_stride
+from cs231n_lib.classifiers import ConvNet, fc_to_conv, fc_weights_as_filters, total_stride
 from cs231n_lib.solver import Solver
 
 
@@ -26,11 +27,12 @@ def numerical_model_gradients(model, X, y, h=1e-6):
     "INPUT-6x6x2 -> [CONV3-3 -> RELU]*2 -> POOL2 -> FC-5 -> RELU -> FC",
     "INPUT-7x7x2 -> CONV3-3/p0 -> RELU -> AVGPOOL3/s2 -> FC",
     "INPUT-6x6x1 -> CONV3-2/d2 -> RELU -> L2POOL2 -> [FC-4 -> RELU]*2 -> FC",
+    "INPUT-6x6x2 -> CONV3-3 -> BN -> RELU -> POOL2 -> FC-5 -> BN -> RELU -> FC",
 ])
 def test_gradients_match_numerical_ones(rng, spec):
     model = ConvNet(spec, num_classes=3, reg=0.1, dtype=np.float64, seed=0)
-    X = rng.standard_normal((2, *model.input_dim))
-    y = rng.integers(3, size=2)
+    X = rng.standard_normal((3, *model.input_dim))  # three images: a batch norm over two is degenerate
+    y = rng.integers(3, size=3)
     _, grads = model.loss(X, y)
     numeric = numerical_model_gradients(model, X, y)
     assert set(grads) == set(model.params)
@@ -56,6 +58,45 @@ def test_params_follow_the_spec():
 def test_bad_architectures_are_refused(spec, message):
     with pytest.raises(ValueError, match=message):
         ConvNet(spec, input_dim=(3, 5, 5))
+
+
+def test_batchnorm_parameters_and_state_are_cs231n_style():
+    model = ConvNet("INPUT-8x8x3 -> CONV3-4 -> BN -> RELU -> POOL2 -> FC-6 -> BN -> RELU -> FC", seed=0)
+    shapes = {k: v.shape for k, v in model.params.items()}
+    # beta takes the place of the bias of the layer before a BN (the batch mean would remove it)
+    assert shapes == {"W1": (4, 3, 3, 3), "gamma1": (4,), "beta1": (4,), "W2": (64, 6),
+                      "gamma2": (6,), "beta2": (6,), "W3": (6, 10), "b3": (10,)}
+    assert np.all(model.params["gamma1"] == 1) and np.all(model.params["beta2"] == 0)
+    assert sorted(model.bn_params) == [1, 2]
+    assert {k: v for k, v in model.bn_params[1].items() if not hasattr(v, "shape")} == \
+        {"mode": "train", "eps": 1e-5, "momentum": 0.9}
+    assert model.bn_params[2]["running_mean"].shape == model.bn_params[2]["running_var"].shape == (6,)
+
+
+def test_the_calculator_counts_the_parameters_a_bn_model_has():
+    from cs231n_lib.architecture import summarize
+    spec = "INPUT-16x16x3 -> [CONV3-8 -> BN -> RELU]*2 -> POOL2 -> FC-12 -> BN -> RELU -> FC-10"
+    model = ConvNet(spec, seed=0)
+    assert summarize(spec).total_parameters == sum(value.size for value in model.params.values()) == 7122  # 216 + 16, 576 + 16, 6144 + 24, 130
+
+
+def test_loss_with_labels_trains_the_running_statistics_and_without_uses_them(rng):
+    """loss(X, y) runs in train mode (batch statistics, running ones updated); loss(X) in test mode."""
+    model = ConvNet("INPUT-4x4x2 -> CONV3-3 -> BN -> RELU -> FC", num_classes=3, dtype=np.float64, seed=0)
+    X = 5 + 3 * rng.standard_normal((20, 2, 4, 4))
+    y = rng.integers(3, size=20)
+    before = model.loss(X)
+    assert model.bn_params[1]["mode"] == "test"
+    assert np.all(model.bn_params[1]["running_mean"] == 0)  # a test-mode pass leaves them
+    for _ in range(60):
+        model.loss(X, y)
+    assert model.bn_params[1]["mode"] == "train"
+    conv_out = layers.conv_forward_naive(X, model.params["W1"], np.zeros(3), {"stride": 1, "pad": 1})[0]
+    np.testing.assert_allclose(model.bn_params[1]["running_mean"], conv_out.mean(axis=(0, 2, 3)), rtol=1e-2)
+    np.testing.assert_allclose(model.bn_params[1]["running_var"], conv_out.var(axis=(0, 2, 3)), rtol=1e-2)
+    # In test mode one image's scores do not depend on the others in the batch.
+    np.testing.assert_allclose(model.loss(X)[:1], model.loss(X[:1]), rtol=1e-12)
+    assert not np.allclose(model.loss(X), before)
 
 
 def test_input_dim_from_the_spec_must_agree():
@@ -103,6 +144,32 @@ def test_fc_to_conv_slides_the_net_over_a_larger_image():
         for j in range(4):
             crop = big[:, :, i * stride:i * stride + 18, j * stride:j * stride + 18]
             np.testing.assert_allclose(grid[:, :, i, j], net.loss(crop), rtol=1e-9, atol=1e-12)
+
+
+def test_fc_to_conv_carries_batchnorm(rng):
+    net = ConvNet("INPUT-6x6x2 -> CONV3-3/p0 -> BN -> RELU -> FC-5 -> BN -> RELU -> FC", num_classes=4,
+                  dtype=np.float64, seed=0)
+    for _ in range(3):
+        net.loss(rng.standard_normal((8, 2, 6, 6)), rng.integers(4, size=8))  # running statistics move
+    X = rng.standard_normal((2, 2, 6, 6))
+    np.testing.assert_allclose(fc_to_conv(net).loss(X), net.loss(X), rtol=1e-10)
+
+
+def test_fc_weights_as_filters_turn_an_affine_layer_into_a_one_position_conv():
+    rng = np.random.default_rng(0)
+    volumes, weights = rng.standard_normal((2, 3, 2, 4)), rng.standard_normal((24, 5))  # a non-square 3x2x4 volume
+    filters = fc_weights_as_filters(weights, (3, 2, 4))
+    assert filters.shape == (5, 3, 2, 4)
+    # A filter as large as its input fits once: one dot product per filter, the affine layer's output.
+    np.testing.assert_allclose(np.einsum("nchw,mchw->nm", volumes, filters), volumes.reshape(2, -1) @ weights)
+    # The layout students try first fits the shape and gives other numbers.
+    wrong = weights.reshape(5, 3, 2, 4)
+    assert not np.allclose(np.einsum("nchw,mchw->nm", volumes, wrong), volumes.reshape(2, -1) @ weights)
+
+
+def test_fc_weights_as_filters_refuse_weights_of_another_volume():
+    with pytest.raises(ValueError, match=r"read 24 values, but a 3x3x3 volume has 27: expected weights of shape \(27, M\)"):
+        fc_weights_as_filters(np.zeros((24, 5)), (3, 3, 3))
 
 
 def test_fc_to_conv_refuses_a_non_square_volume():

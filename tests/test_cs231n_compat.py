@@ -117,6 +117,26 @@ def test_spatial_batchnorm_cells_with_integer_gamma_and_beta():
     assert rel_error(dbeta, dout.sum(axis=(0, 2, 3))) < 1e-12
 
 
+def test_spatial_batchnorm_test_mode_cell_after_many_train_passes():
+    """The BatchNormalization notebook's test-time cell: 50 train-mode passes move the running
+    statistics to the data's, so a test-mode pass on new data of the same law is normalized."""
+    np.random.seed(231)
+    N, C, H, W = 10, 4, 11, 12
+    bn_param = {'mode': 'train'}
+    gamma, beta = np.ones(C), np.zeros(C)
+    for t in range(50):
+        x = 2.3 * np.random.randn(N, C, H, W) + 13
+        spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    bn_param['mode'] = 'test'
+    x = 2.3 * np.random.randn(N, C, H, W) + 13
+    a_norm, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    assert np.all(np.abs(a_norm.mean(axis=(0, 2, 3))) < 0.1)
+    assert np.all(np.abs(a_norm.std(axis=(0, 2, 3)) - 1) < 0.1)
+    # and not the batch's own statistics: a shifted batch stays shifted in test mode
+    shifted, _ = spatial_batchnorm_forward(x + 2.3, gamma, beta, bn_param)
+    assert np.allclose(shifted.mean(axis=(0, 2, 3)), a_norm.mean(axis=(0, 2, 3)) + 1, atol=0.02)
+
+
 def test_integer_gamma_is_cast_as_numpy_would_and_nonsense_is_refused():
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     out, _ = batchnorm_forward(x, np.asarray([1, 2, 3], dtype=np.int8), np.zeros(3, np.float32), {'mode': 'train'})

@@ -316,3 +316,134 @@ def test_engine_on_each_backend(backend, rng):
     X, y = to_device(rng.standard_normal((4, 3, 8, 8)).astype(np.float32), xp), to_device(np.array([0, 1, 2, 3]), xp)
     agrees, difference = engine.agrees_with_model(X, y)
     assert agrees, difference
+
+
+# ----------------------------------------------------------------------------- batch normalization
+
+BN_CASES = [  # (spec, input side): each takes another branch of the BN stages
+    ("CONV3-4 -> BN -> RELU -> POOL2 -> CONV3-6 -> BN -> RELU -> POOL2 -> FC-8 -> BN -> RELU -> FC", 12),
+    ("CONV3-4 -> BN -> POOL2 -> RELU -> CONV3-5/s2/p0 -> BN -> RELU -> FC-6 -> BN -> FC", 14),  # pool first; BN into rows
+    ("CONV3-4 -> BN -> RELU -> CONV3-5/p0 -> RELU -> FC", 7),  # BN without pool, then a plain conv
+    ("FC-10 -> BN -> RELU -> FC", 5),  # BN on an FC only
+]
+
+
+def assert_bn_engine_matches(spec, side, rng, threads, N=7, dtype=np.float64, tolerance=1e-9):
+    """The engine against model.loss on a twin model: loss, gradients, the running statistics
+    both update, and the test-mode scores with them."""
+    model = ConvNet(spec, input_dim=(3, side, side), dtype=dtype, reg=0.05, seed=1)
+    twin = ConvNet(spec, input_dim=(3, side, side), dtype=dtype, reg=0.05, seed=1)
+    engine = TrainingEngine(twin, threads=threads)
+    for step in range(2):  # the second step starts from the running statistics the first left
+        X = (2 + 3 * rng.standard_normal((N, 3, side, side))).astype(dtype)
+        y = rng.integers(10, size=N)
+        expected_loss, expected_grads = model.loss(X, y)
+        loss, grads = engine.loss(X, y)
+        assert loss == pytest.approx(expected_loss, rel=tolerance)
+        assert set(grads) == set(expected_grads) == set(model.params)
+        for name, grad in grads.items():
+            scale = np.abs(expected_grads[name]).max()
+            np.testing.assert_allclose(grad, expected_grads[name], rtol=0, atol=tolerance * scale,
+                                       err_msg=f"{name} at step {step}")
+        for number, bn_param in model.bn_params.items():
+            for key in ("running_mean", "running_var"):
+                np.testing.assert_allclose(twin.bn_params[number][key], bn_param[key], rtol=tolerance,
+                                           err_msg=f"{key}{number} at step {step}")
+        scores = engine.loss(X)  # test mode: the running statistics
+        np.testing.assert_allclose(scores, model.loss(X), rtol=tolerance, atol=tolerance)
+    engine.close()
+    return model
+
+
+@pytest.mark.parametrize("spec, side", BN_CASES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_batchnorm_stages_match_the_naive_layers(rng, spec, side, threads):
+    """With threads the shards exchange their sums: the statistics are the whole minibatch's
+    (shard statistics would give other values, and other gradients)."""
+    assert_bn_engine_matches(spec, side, rng, threads)
+
+
+def test_batchnorm_in_float32_agrees_within_float32_rounding(rng):
+    model = ConvNet("CONV3-8 -> BN -> RELU -> POOL2 -> FC-16 -> BN -> RELU -> FC", input_dim=(3, 16, 16), seed=2)
+    engine = TrainingEngine(model, threads=2)
+    X, y = (3 + 5 * rng.standard_normal((10, 3, 16, 16))).astype(np.float32), rng.integers(10, size=10)
+    assert engine.agrees_with_model(X, y) == (True, "")
+    assert all(value.dtype == np.float32 for value in engine.loss(X, y)[1].values())
+    assert all(v.dtype == np.float32 for p in model.bn_params.values() for v in (p["running_mean"], p["running_var"]))
+
+
+def test_batchnorm_engine_gradients_match_numerical_ones(rng):
+    """The engine's own loss, differentiated numerically, for every parameter of a small BN net."""
+    model = ConvNet("CONV3-2 -> BN -> RELU -> POOL2 -> FC-3 -> BN -> RELU -> FC", input_dim=(2, 4, 4),
+                    num_classes=3, dtype=np.float64, reg=0.1, seed=3)
+    engine = TrainingEngine(model, threads=2)
+    X, y = rng.standard_normal((5, 2, 4, 4)), rng.integers(3, size=5)
+    _, grads = engine.loss(X, y)
+    grads = {name: grad.copy() for name, grad in grads.items()}  # views of the engine's buffer
+    h = 1e-6
+    for name, param in model.params.items():
+        numeric = np.zeros_like(param)
+        for ix in np.ndindex(*param.shape):
+            old = param[ix]
+            param[ix] = old + h
+            plus = engine.loss(X, y)[0]
+            param[ix] = old - h
+            minus = engine.loss(X, y)[0]
+            param[ix] = old
+            numeric[ix] = (plus - minus) / (2 * h)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+    engine.close()
+
+
+def test_a_bn_minibatch_over_the_workspace_budget_is_refused_not_split(rng):
+    model = ConvNet("CONV3-4 -> BN -> RELU -> POOL2 -> FC", input_dim=(3, 8, 8), dtype=np.float64, seed=4)
+    engine = TrainingEngine(model)
+    X, y = rng.standard_normal((7, 3, 8, 8)), rng.integers(10, size=7)
+    try:
+        fast_layers.set_workspace_budget(3 * engine.workspace_bytes(1))  # three images per shard
+        with pytest.raises(ValueError, match=r"a minibatch of 7 images needs 3 shards .* batch normalization "
+                                             r"needs the whole minibatch at once"):
+            engine.loss(X, y)
+        assert engine.loss(X).shape == (7, 10)  # test mode normalizes each image alone: shards are fine
+    finally:
+        fast_layers.set_workspace_budget(None)
+
+
+def test_a_failing_shard_releases_the_others_and_its_error_is_raised(rng, monkeypatch):
+    """A worker that fails before the BN exchange must not leave the others waiting forever."""
+    from cs231n_lib import engine as engine_module
+    model = ConvNet("CONV3-4 -> BN -> RELU -> FC", input_dim=(3, 6, 6), dtype=np.float64, seed=5)
+    engine = TrainingEngine(model, threads=2)
+    original = engine_module.BatchNormConvStage.forward
+
+    def failing(self, ws, x, prepared):
+        if ws["worker"] == 1:
+            raise MemoryError("shard 1 ran out of memory")
+        return original(self, ws, x, prepared)
+    monkeypatch.setattr(engine_module.BatchNormConvStage, "forward", failing)
+    with pytest.raises(MemoryError, match="shard 1 ran out of memory"):
+        engine.loss(rng.standard_normal((4, 3, 6, 6)), rng.integers(10, size=4))
+    monkeypatch.setattr(engine_module.BatchNormConvStage, "forward", original)
+    assert np.isfinite(engine.loss(rng.standard_normal((4, 3, 6, 6)), rng.integers(10, size=4))[0])
+    engine.close()
+
+
+def test_solver_trains_a_bn_net_with_the_engine_as_without():
+    rng = np.random.default_rng(6)
+    data = {"X_train": rng.standard_normal((30, 3, 8, 8)), "y_train": rng.integers(10, size=30),
+            "X_val": rng.standard_normal((10, 3, 8, 8)), "y_val": rng.integers(10, size=10)}
+    solvers = []
+    for engine in ("off", "on"):
+        model = ConvNet("CONV3-4 -> BN -> RELU -> POOL2 -> FC-6 -> BN -> RELU -> FC", input_dim=(3, 8, 8),
+                        dtype=np.float64, reg=0.01, seed=7)
+        solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2}, num_epochs=2,
+                        batch_size=10, verbose=False, seed=8, engine=engine, threads=2)
+        solver.train()
+        solvers.append(solver)
+    off, on = solvers
+    assert on.engine_note.startswith("on") and off.engine is None
+    np.testing.assert_allclose(on.loss_history, off.loss_history, rtol=1e-9)
+    assert on.val_acc_history == off.val_acc_history
+    for number, bn_param in off.model.bn_params.items():
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_allclose(on.model.bn_params[number][key], bn_param[key], rtol=1e-9)

@@ -23,7 +23,7 @@ from cs231n_lib.solver import Solver
 from . import strict_cupy
 from .datasets.conftest import write_batches
 from .notebooks.kit import SOLUTIONS, nbgrader_meta
-from .test_engine import CONVNET_CASES
+from .test_engine import BN_CASES, CONVNET_CASES
 from .test_solver import small_problem
 
 pytestmark = pytest.mark.gpu
@@ -43,7 +43,7 @@ def assert_same(device_value, host_value, what):
 
 # ----------------------------------------------------------------------------- the engine
 
-@pytest.mark.parametrize("spec, side", CONVNET_CASES[:4])
+@pytest.mark.parametrize("spec, side", CONVNET_CASES[:4] + BN_CASES[:2])
 def test_the_engine_on_the_device_computes_what_it_computes_on_numpy(cp, rng, spec, side):
     host_model = ConvNet(spec, input_dim=(3, side, side), dtype=np.float64, reg=0.05, seed=1)
     device_model = ConvNet(spec, input_dim=(3, side, side), dtype=np.float64, reg=0.05, seed=1, backend="cupy")
@@ -57,6 +57,10 @@ def test_the_engine_on_the_device_computes_what_it_computes_on_numpy(cp, rng, sp
     for name, grad in host_grads.items():
         assert get_array_module(device_grads[name]) is cp
         assert_same(device_grads[name], grad, f"gradient of {name}")
+    for number, bn_param in host_model.bn_params.items():  # the running statistics stay on the device
+        for key in ("running_mean", "running_var"):
+            assert get_array_module(device_model.bn_params[number][key]) is cp
+            assert_same(device_model.bn_params[number][key], bn_param[key], f"{key}{number}")
     assert_same(device_engine.loss(X_device), host_engine.loss(X), "scores")
     configs = {name: {"learning_rate": 1e-2} for name in host_model.params}
     device_configs = {name: {"learning_rate": 1e-2} for name in host_model.params}

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cs231n_lib.layer_spec import FC, Conv, Input, Pool, Relu, as_layers, parse_spec, render_spec
+from cs231n_lib.layer_spec import FC, BatchNorm, Conv, Input, Pool, Relu, as_layers, parse_spec, render_spec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_dataclasses_check_their_fields():
 def test_as_layers_accepts_a_string_or_a_list():
     assert as_layers("CONV3-8 -> RELU") == [Conv(3, 8), Relu()]
     assert as_layers((Conv(3, 8), Relu())) == [Conv(3, 8), Relu()]
-    with pytest.raises(TypeError, match=r"layers\[1\] must be Input, Conv, Pool, Relu or FC, got str"):
+    with pytest.raises(TypeError, match=r"layers\[1\] must be Input, Conv, Pool, Relu, BatchNorm or FC, got str"):
         as_layers([Conv(3, 8), "RELU"])
     with pytest.raises(ValueError, match=r"layers\[1\] is Input.*may only come first"):
         as_layers([Relu(), Input(8, 8, 3)])
@@ -200,3 +200,52 @@ def test_parse_inverts_render(input_layer, body):
 def test_nested_groups_expand_to_the_product(group, inner, outer):
     text = f"[[{render_spec(group)}]*{inner} -> RELU]*{outer}"
     assert parse_spec(text) == (group * inner + [Relu()]) * outer
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalization
+# ---------------------------------------------------------------------------------------------
+
+def test_bn_after_a_conv_or_an_fc():
+    layers = parse_spec("INPUT-32x32x3 -> [CONV3-64 -> BN -> RELU]*2 -> POOL2 -> FC-256 -> bn -> RELU -> FC",
+                        num_classes=10)
+    assert layers[1:4] == [Conv(3, 64), BatchNorm(), Relu()]
+    assert layers[-4:] == [FC(256), BatchNorm(), Relu(), FC(10)]
+    assert render_spec(layers) == ("INPUT-32x32x3 -> CONV3-64 -> BN -> RELU -> CONV3-64 -> BN -> RELU -> POOL2 "
+                                   "-> FC-256 -> BN -> RELU -> FC-10")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("BN -> CONV3-8", r"layer 1 \(BN\) follows the start of the spec: expected BN right after a CONV or FC"),
+    ("INPUT-8x8x3 -> BN -> CONV3-8", r"layer 2 \(BN\) follows the start of the spec"),
+    ("CONV3-8 -> BN -> BN", r"layer 3 \(BN\) follows BN: expected BN right after a CONV or FC layer"),
+    ("CONV3-8 -> POOL2 -> BN", r"layer 3 \(BN\) follows POOL2: expected"),
+    ("CONV3-8 -> RELU -> BN", r"layer 3 \(BN\) follows RELU: expected"),
+    ("[CONV3-8 -> RELU -> BN]*2", r"layer 3 \(BN\) follows RELU"),
+    ("CONV3-8 -> BN2", r'"BN2" at token 2: expected a layer: .*RELU, BN, FC-N'),
+])
+def test_bn_placement_errors_say_what_was_expected(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_spec(spec)
+
+
+def test_bn_placement_is_checked_on_layer_lists_too():
+    assert as_layers([Conv(3, 4), BatchNorm()]) == [Conv(3, 4), BatchNorm()]
+    with pytest.raises(ValueError, match=r"layer 2 \(BN\) follows POOL2"):
+        as_layers([Pool(), BatchNorm()])
+
+
+@st.composite
+def layers_with_batchnorm(draw):
+    """Layers where every BN follows a CONV or FC, as the spec requires."""
+    layers = []
+    for layer in draw(st.lists(layer_strategy, min_size=1, max_size=6)):
+        layers.append(layer)
+        if isinstance(layer, (Conv, FC)) and draw(st.booleans()):
+            layers.append(BatchNorm())
+    return layers
+
+
+@given(layers_with_batchnorm())
+def test_parse_inverts_render_with_bn(layers):
+    assert parse_spec(render_spec(layers)) == layers

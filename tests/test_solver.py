@@ -121,3 +121,44 @@ def test_trains_on_each_backend(xp):
     solver.train()
     assert all(type(v) is type(to_device(np.zeros(1), xp)) for v in model.params.values())
     assert isinstance(solver.val_acc_history[-1], float)
+
+
+def test_the_best_parameters_come_back_with_their_running_statistics():
+    """BN's running statistics are state beside the parameters: the best epoch's come back with its
+    parameters (the last step's would not match them)."""
+    from cs231n_lib.classifiers import ConvNet
+    from cs231n_lib.solver import bn_state
+    data = small_problem(n=40, seed=1)
+    rng = np.random.default_rng(7)
+    data["y_val"] = rng.integers(3, size=10)  # labels the net cannot learn: here the best epoch is the second
+    model = ConvNet("CONV3-4 -> BN -> RELU -> POOL2 -> FC-6 -> BN -> RELU -> FC", input_dim=(3, 8, 8), num_classes=3,
+                    seed=0)
+    solver = Solver(model, data, num_epochs=5, batch_size=10, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                    verbose=False, seed=3)
+    seen = []
+    record = solver._record_accuracies
+
+    def spy():
+        result = record()
+        seen.append(bn_state(model))
+        return result
+    solver._record_accuracies = spy
+    solver.train()
+    best = solver.val_acc_history.index(max(solver.val_acc_history))
+    assert best < len(seen) - 1, "the test needs a best epoch before the last"
+    for number, stats in seen[best].items():
+        for key, value in stats.items():
+            np.testing.assert_array_equal(model.bn_params[number][key], value, err_msg=f"{key}{number}")
+
+
+def test_the_solver_asks_no_other_model_for_bn_state():
+    """The grader trains a student's model through a proxy that answers a missing attribute with the
+    student's error, not an AttributeError: the Solver must not probe a ThreeLayerConvNet for bn_params."""
+    class AnswersEverything(ThreeLayerConvNet):
+        def __getattr__(self, name):
+            raise RuntimeError(f"the student's process says: no attribute {name!r}")
+    model = AnswersEverything(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10, num_classes=3,
+                              weight_scale=1e-2)
+    solver = Solver(model, small_problem(), num_epochs=1, batch_size=10, verbose=False)
+    solver.train()
+    assert solver.best_bn_state == {} and len(solver.loss_history) == 4

@@ -75,12 +75,32 @@ def test_convnet_with_augmentation_and_normalization(data_dir, tmp_path):
     assert metrics["engine"].startswith("off (engine='off')")
 
 
+def test_a_bn_convnet_trains_with_the_engine_and_saves_its_running_statistics(data_dir, tmp_path, capsys):
+    spec = "CONV3-4 -> BN -> RELU -> POOL2 -> FC-8 -> BN -> RELU -> FC"
+    metrics = run(data_dir, tmp_path / "run", "--model", "convnet", "--spec", spec, "--weight-scale", "he",
+                  "--threads", "2", "--epochs", "2")
+    assert metrics["engine"] == "on (2 threads)" and "training engine: on (2 threads)" in capsys.readouterr().out
+    best = load_checkpoint(tmp_path / "run" / "best_model.npz")
+    assert best.spec == "INPUT-32x32x3 -> CONV3-4 -> BN -> RELU -> POOL2 -> FC-8 -> BN -> RELU -> FC-10"
+    saved = pickle.loads((tmp_path / "run" / f"checkpoint_epoch_{metrics['epochs']}.pkl").read_bytes())
+    for number in (1, 2):  # the running statistics of the best parameters, not of the last step
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_array_equal(best.model.bn_params[number][key], saved["best_bn_state"][number][key])
+    for name, value in saved["best_params"].items():
+        np.testing.assert_array_equal(best.model.params[name], value)
+    metrics = run(data_dir, tmp_path / "run", "--model", "convnet", "--spec", spec, "--weight-scale", "he",
+                  "--threads", "2", "--epochs", "3", "--resume")
+    assert metrics["epochs"] == 3
+
+
 def test_bad_arguments_and_missing_data(data_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run(data_dir, tmp_path / "run", "--model", "convnet")  # no --spec
     assert "--model convnet needs a --spec" in capsys.readouterr().err
     with pytest.raises(SystemExit, match=r"error: .*expected \"\*N\" right after"):
         run(data_dir, tmp_path / "run", "--model", "convnet", "--spec", "[CONV3-4] -> FC")
+    with pytest.raises(SystemExit, match=r"error: layer 3 \(BN\) follows RELU: expected BN right after a CONV"):
+        run(data_dir, tmp_path / "run", "--model", "convnet", "--spec", "CONV3-4 -> RELU -> BN -> FC")
     with pytest.raises(SystemExit, match="fetch cifar10"):
         train.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
 

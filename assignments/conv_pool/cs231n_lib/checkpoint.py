@@ -23,6 +23,11 @@ entry                  content
 ``param_W1`` ...       each parameter (``W1, b1, W2, ...`` as the model numbers
                        them), float32 or float64, all of one dtype, of the shape the
                        architecture gives it
+``running_mean1`` ...  for each ``BN`` after layer number K (whose scale and shift are
+``running_var1`` ...   the parameters ``gammaK``, ``betaK``): its running statistics,
+                       ``(channels,)`` in the parameters' dtype, finite, every
+                       ``running_var`` > 0. The model is evaluated in test mode, with
+                       these statistics (and eps = ``convnet.BN_EPS``)
 ``reported_accuracy``  optional, () float in 0..1: the validation accuracy the saver
                        measured and printed; never trusted for a grade, the autograder
                        compares it with its own measurement (an honesty check)
@@ -60,7 +65,7 @@ import zlib
 from .architecture import summarize
 from .backend import np, to_numpy
 from .classifiers.cnn import ThreeLayerConvNet
-from .classifiers.convnet import ConvNet
+from .classifiers.convnet import BN_EPS, ConvNet
 
 __all__ = ["FORMAT", "CheckpointError", "CheckpointLimits", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
@@ -71,6 +76,7 @@ PARAMETER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 TEXT_ENTRIES = ("format", "architecture", "spec")
 PREPROCESS_ENTRIES = ("preprocess_mean", "preprocess_scale")
 OPTIONAL_ENTRIES = ("reported_accuracy",)
+BN_STATISTICS = ("running_mean", "running_var")  # entry running_meanK: bn_params[K]["running_mean"]
 # The zip's end record (APPNOTE 4.3.16): signature, two disk numbers, the entry counts on this disk
 # and in all, the central directory's size and offset, the comment's length; then the comment.
 ZIP_END = struct.Struct("<4s4H2LH")
@@ -168,6 +174,12 @@ def save_checkpoint(file, model, mean_image, scale, reported_accuracy=None):
         entries["reported_accuracy"] = np.array(float(reported_accuracy))
     for name, value in model.params.items():
         entries[PARAMETER_PREFIX + name] = np.asarray(to_numpy(value))
+    for number, bn_param in (model.bn_params.items() if architecture == "ConvNet" else ()):
+        if bn_param.get("eps", BN_EPS) != BN_EPS:
+            raise ValueError(f"bn_params[{number}]['eps'] is {bn_param['eps']!r}; a checkpoint's model is "
+                             f"evaluated with eps {BN_EPS:g}, the ConvNet's")
+        for key in BN_STATISTICS:
+            entries[f"{key}{number}"] = np.asarray(to_numpy(bn_param[key]))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **entries)
     data = buffer.getvalue()
@@ -385,16 +397,43 @@ def _build(entries, limits):
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"{PARAMETER_PREFIX}{name} holds NaN or infinite values")
     model.params = {name: np.ascontiguousarray(params[name]) for name in model.params}
+    statistics = _bn_statistics(entries, model)
     mean_image, scale = _preprocessing(entries, model.input_dim)
     unknown = sorted(set(entries) - set(TEXT_ENTRIES) - set(PREPROCESS_ENTRIES) - set(OPTIONAL_ENTRIES)
-                     - {PARAMETER_PREFIX + name for name in params})
+                     - {PARAMETER_PREFIX + name for name in params} - set(statistics))
     if unknown:
         raise CheckpointError(f"unexpected arrays {unknown[:5]}: a checkpoint holds {', '.join(TEXT_ENTRIES)}, "
-                              f"{', '.join(PREPROCESS_ENTRIES)} and {PARAMETER_PREFIX}<name> parameters")
+                              f"{', '.join(PREPROCESS_ENTRIES)}, {PARAMETER_PREFIX}<name> parameters and, "
+                              f"for each BN after layer K, running_meanK and running_varK")
     # The spec as the library writes it: the student's own spacing and separators stay out of reports.
     return Checkpoint(architecture=architecture, spec=model.spec, model=model, mean_image=mean_image, scale=scale,
                       parameters=summary.total_parameters, flops_per_image=summary.flops,
                       activations_per_image=summary.total_activations, reported_accuracy=_reported_accuracy(entries))
+
+
+def _bn_statistics(entries, model):
+    """Check the running statistics of every BN and put them into ``model.bn_params``; returns the
+    entry names used. Each must be there, of the BN's shape and the parameters' dtype, finite, and
+    every variance > 0 (test mode divides by sqrt(running_var + eps))."""
+    used = []
+    for number, bn_param in model.bn_params.items():
+        for key in BN_STATISTICS:
+            name, expected = f"{key}{number}", bn_param[key]
+            what = (f"{name}: the {key.replace('_', ' ')} of the BN after layer {number}, {expected.dtype} of "
+                    f"shape {expected.shape}")
+            value = entries.get(name)
+            if value is None:
+                raise CheckpointError(f"missing array {name!r}; a checkpoint with BN carries {what}")
+            if value.dtype != expected.dtype or value.shape != expected.shape:
+                raise CheckpointError(f"{name} is {value.dtype} of shape {value.shape}; expected {what}")
+            if not np.all(np.isfinite(value)):
+                raise CheckpointError(f"{name} holds NaN or infinite values")
+            if key == "running_var" and not np.all(value > 0):
+                raise CheckpointError(f"{name} holds a variance <= 0 (smallest {float(value.min()):g}); "
+                                      f"expected {what}, every value > 0")
+            bn_param[key] = np.ascontiguousarray(value)
+            used.append(name)
+    return used
 
 
 def _reported_accuracy(entries):

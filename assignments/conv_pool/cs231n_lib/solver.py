@@ -141,6 +141,7 @@ class Solver:
         self.epoch = 0
         self.best_val_acc = 0.0
         self.best_params = {}
+        self.best_bn_state = {}
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
@@ -221,6 +222,7 @@ class Solver:
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            self.best_bn_state = bn_state(self.model)  # the running statistics that go with them
         return train_acc, val_acc
 
     def train(self):
@@ -250,6 +252,7 @@ class Solver:
                 self._save_checkpoint()
         bar.close()
         self.model.params = self.best_params
+        restore_bn_state(self.model, self.best_bn_state)
 
     def _log(self, message):
         if self.verbose:
@@ -264,6 +267,8 @@ class Solver:
         checkpoint = {
             "params": {k: to_numpy(v) for k, v in self.model.params.items()},
             "best_params": {k: to_numpy(v) for k, v in self.best_params.items()},
+            "bn_state": _host_bn_state(bn_state(self.model)),
+            "best_bn_state": _host_bn_state(self.best_bn_state),
             "optim_configs": {name: {k: to_numpy(v) if hasattr(v, "shape") else v
                                      for k, v in config.items()}
                               for name, config in self.optim_configs.items()},
@@ -309,8 +314,33 @@ class Solver:
                              f"the model has {sorted(self.model.params)}")
         self.model.params = {k: to_device(v, xp) for k, v in checkpoint["params"].items()}
         self.best_params = {k: to_device(v, xp) for k, v in checkpoint["best_params"].items()}
+        restore_bn_state(self.model, checkpoint.get("bn_state", {}))
+        self.best_bn_state = checkpoint.get("best_bn_state", {})
         self.optim_configs = {name: {k: to_device(v, xp) if hasattr(v, "shape") else v
                                      for k, v in config.items()}
                               for name, config in checkpoint["optim_configs"].items()}
         for key in ("epoch", "best_val_acc", "loss_history", "train_acc_history", "val_acc_history"):
             setattr(self, key, checkpoint[key])
+
+
+def bn_state(model):
+    """Copies of the running statistics of a model's batch normalizations: {K: {"running_mean",
+    "running_var"}}, {} for a model without any (they are state, not parameters: no update rule
+    touches them, so the best parameters need their own snapshot)."""
+    from .classifiers import ConvNet  # the models import the layers; avoid a cycle
+    if not isinstance(model, ConvNet):  # not a probe of any model's attributes: a grader's Remote
+        return {}                       # proxy of a student's model answers with the student's error
+    return {number: {key: bn_param[key].copy() for key in ("running_mean", "running_var")}
+            for number, bn_param in model.bn_params.items()}
+
+
+def restore_bn_state(model, state):
+    """Put a ``bn_state`` back into the model, on the model's backend."""
+    xp = get_array_module(next(iter(model.params.values())))
+    for number, stats in state.items():
+        model.bn_params[number].update({key: to_device(value.copy(), xp) for key, value in stats.items()})
+
+
+def _host_bn_state(state):
+    return {number: {key: to_numpy(value) for key, value in stats.items()} for number, stats in state.items()}
+

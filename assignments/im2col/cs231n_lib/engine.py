@@ -21,9 +21,18 @@ What makes it fast (each item measured against PyTorch, docs/benchmarks.md):
 - ``threads=k`` splits each minibatch into k shards run in k threads with one BLAS
   thread each (NumPy's BLAS and elementwise loops release the GIL); their gradients add.
 
-Supported layers: CONV (any stride and padding; dilation 1), optionally followed by RELU
-and/or a 2x2 stride-2 max pool, then FC layers with optional RELU, then the scores and the
-softmax loss. Anything else (dilation, other pools, a fully convolutional net, another
+Supported layers: CONV (any stride and padding; dilation 1), optionally followed by BN,
+then optionally RELU and/or a 2x2 stride-2 max pool, then FC layers with optional BN and
+RELU, then the scores and the softmax loss.
+
+Batch normalization (``BatchNormConvStage``, ``BatchNormFCStage``): ``loss(X, y)`` runs in
+train mode, normalizing with the statistics of the WHOLE minibatch and updating the model's
+``bn_params`` running statistics as ``model.loss`` does; ``loss(X)`` runs in test mode with
+them. With threads, each shard computes its per-channel sums and the shards exchange them
+(``ShardSums``, a barrier: two exchanges forward, one backward), so the result does not
+depend on the split. A BN net's training minibatch is therefore one shard per thread: when
+its buffers pass the workspace budget, the engine says so instead of normalizing part of a
+batch. Anything else (dilation, other pools, a fully convolutional net, another
 model class) raises ``EngineUnsupported`` saying why; the Solver then uses ``model.loss``.
 The same code runs on CuPy (threads are then 1).
 
@@ -47,12 +56,13 @@ True
 """
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .backend import get_array_module, np
 from .checks import require_float_array, require_labels, require_shape
 from .fast_layers import get_workspace_budget
-from .layer_spec import FC, Conv, Pool, Relu
+from .layer_spec import FC, BatchNorm, Conv, Pool, Relu
 from .layers import softmax_loss
 from .mec import (MecGeometry, forward_rows, gradient_rows, input_gradient, lower,
                   padded_gradient_shape, transposed_weight_rows, weight_gradient, weight_rows)
@@ -101,6 +111,8 @@ def plan_stages(input_chw, layers, param_index):
                 raise EngineUnsupported(f"{where}: dilation {layer.dilation} (the engine's MEC conv has none)")
             relu = pool = False
             following = position + 1
+            batchnorm = following < len(layers) and isinstance(layers[following], BatchNorm)
+            following += batchnorm
             for _ in range(2):  # RELU and 2x2 max pool, in either order, each at most once
                 if following >= len(layers):
                     break
@@ -115,18 +127,23 @@ def plan_stages(input_chw, layers, param_index):
                 else:
                     break
                 following += 1
-            stage = ConvStage(param_index[position], layer, shape, relu, pool, first=not stages)
+            kind = BatchNormConvStage if batchnorm else ConvStage
+            stage = kind(param_index[position], layer, shape, relu, pool, first=not stages)
             shape = stage.out_chw
         elif isinstance(layer, FC):
-            relu = position + 1 < len(layers) and isinstance(layers[position + 1], Relu)
-            following = position + 1 + relu
-            stage = FCStage(param_index[position], layer, shape, relu, first=not stages)
+            following = position + 1
+            batchnorm = following < len(layers) and isinstance(layers[following], BatchNorm)
+            following += batchnorm
+            relu = following < len(layers) and isinstance(layers[following], Relu)
+            following += relu
+            kind = BatchNormFCStage if batchnorm else FCStage
+            stage = kind(param_index[position], layer, shape, relu, first=not stages)
             shape = (layer.units,)
         else:
             raise EngineUnsupported(f"{where} does not follow a CONV or FC layer the engine can fuse it with")
         stages.append(stage)
         position = following
-    if not stages or not isinstance(stages[-1], FCStage) or stages[-1].relu:
+    if not stages or type(stages[-1]) is not FCStage or stages[-1].relu:
         raise EngineUnsupported("the last layer must be an FC layer giving the class scores")
     for stage, following in zip(stages, stages[1:]):
         stage.to_rows = isinstance(stage, ConvStage) and isinstance(following, FCStage)
@@ -150,6 +167,10 @@ class ConvStage:
         g = self.geometry(1)
         self.out_chw = (conv.filters, g.H_out // 2, g.W_out // 2) if pool else (conv.filters, g.H_out, g.W_out)
         self.w_shape, self.b_shape = (conv.filters, C, conv.size, conv.size), (conv.filters,)
+
+    def param_shapes(self):
+        """name -> shape of the stage's parameters, the (L2-regularized) weight first."""
+        return {self.weight: self.w_shape, self.bias: self.b_shape}
 
     def geometry(self, n):
         C, H, W = self.in_chw
@@ -194,13 +215,7 @@ class ConvStage:
         forward_rows(prepared["w_rows"], ws["L"], g, out)
         F, H_y, W_y = self.out_chw
         if self.pool:
-            # The pool's taps (row a, column q of each window) are contiguous blocks of out.
-            taps = out.reshape(g.H_out // 2, 2, F, 2, -1)
-            m = ws["max"]
-            xp.maximum(taps[:, 0, :, 0], taps[:, 0, :, 1], out=m)
-            xp.maximum(m, taps[:, 1, :, 0], out=m)
-            xp.maximum(m, taps[:, 1, :, 1], out=m)
-            before_bias = m.reshape(H_y, F, g.N, W_y)
+            before_bias = self._pool_forward(ws, out).reshape(H_y, F, g.N, W_y)
         else:
             before_bias = out.reshape(H_y, F, g.N, W_y)
         # Bias and ReLU after the pool: max(x + b) = max(x) + b and relu(max(x)) = max(relu(x)).
@@ -209,6 +224,17 @@ class ConvStage:
         if self.relu:
             xp.maximum(y, 0, out=y)
         return y.reshape(g.N, -1) if self.to_rows else y
+
+    def _pool_forward(self, ws, out):
+        """out (H_out, F, cols) in pool column order -> the window maxima ws["max"] (H_out/2, F, cols/4)."""
+        xp = get_array_module(out)
+        # The pool's taps (row a, column q of each window) are contiguous blocks of out.
+        taps = out.reshape(ws["geometry"].H_out // 2, 2, self.conv.filters, 2, -1)
+        m = ws["max"]
+        xp.maximum(taps[:, 0, :, 0], taps[:, 0, :, 1], out=m)
+        xp.maximum(m, taps[:, 1, :, 0], out=m)
+        xp.maximum(m, taps[:, 1, :, 1], out=m)
+        return m
 
     def backward(self, ws, dy, prepared, grads, accumulate):
         """dy, shaped as the output -> dx (H, C, n, W) or None; adds or writes dW, db into grads."""
@@ -263,6 +289,10 @@ class FCStage:
         self.w_shape, self.b_shape = (self.D, self.M), (self.M,)
         self.need_dx = not first
 
+    def param_shapes(self):
+        """name -> shape of the stage's parameters, the (L2-regularized) weight first."""
+        return {self.weight: self.w_shape, self.bias: self.b_shape}
+
     def buffer_shapes(self, n):
         shapes = {"h": ((n, self.M), "f", False)}
         if self.relu:
@@ -307,6 +337,243 @@ def _store(target, value, accumulate):
         target[...] = value
 
 
+# ----------------------------------------------------------------------------- batch normalization
+
+class ShardSums:
+    """Per-channel sums over the whole minibatch, from the shards that the workers hold.
+
+    ``total(worker, partial)`` waits until every worker has given its partial sum (a barrier)
+    and returns the total, added in worker order by each worker alike, so every shard
+    normalizes with the same numbers. With one worker it returns the partial itself.
+    ``abort()`` (a worker failed) wakes the others with ``threading.BrokenBarrierError``.
+    """
+
+    def __init__(self, workers):
+        self.workers = workers
+        self._barrier = threading.Barrier(workers) if workers > 1 else None
+        self._partials = [None] * workers
+
+    def total(self, worker, partial):
+        if self._barrier is None:
+            return partial
+        self._partials[worker] = partial
+        self._barrier.wait()
+        total = self._partials[0]
+        for other in self._partials[1:]:
+            total = total + other
+        self._barrier.wait()  # everyone has read the partials before the next exchange replaces them
+        return total
+
+    def abort(self):
+        if self._barrier is not None:
+            self._barrier.abort()
+
+
+class BatchContext:
+    """What the BN stages of one ``loss`` call share: the mode, the minibatch size, the sums."""
+
+    def __init__(self, training, batch_size, workers):
+        self.training, self.batch_size = training, batch_size
+        self.sums = ShardSums(workers)
+
+
+def _batchnorm_forward(z, centered, prepared, bn_param, context, worker, count, layout):
+    """Batch normalization of z in place, as ``layers.batchnorm_forward`` on its channels.
+
+    z: the activations; layout: ``CONV_CHANNELS`` or ``FC_CHANNELS``, where their channels are.
+    count: values per channel in the whole minibatch. Train mode: ``centered`` receives z minus
+    the batch mean (x_hat * std: the backward pass scales it, which spares a pass over it here),
+    the running statistics are updated (by worker 0; every worker has the same totals) and
+    1 / std is returned. Test mode: the running statistics; returns None.
+    """
+    xp = get_array_module(z)
+    gamma, beta, eps = prepared["gamma"], prepared["beta"], bn_param["eps"]
+    if not context.training:
+        scale = gamma / xp.sqrt(bn_param["running_var"] + eps)
+        z *= layout.expand(scale)
+        z += layout.expand(beta - bn_param["running_mean"] * scale)
+        return None
+    mean = context.sums.total(worker, z.sum(axis=layout.axes)) / count
+    xp.subtract(z, layout.expand(mean), out=centered)
+    squares = xp.einsum(layout.per_channel_dot, centered, centered)  # reads, writes nothing of z's size
+    var = context.sums.total(worker, squares) / count  # biased, as the layers' x.var()
+    inv_std = 1 / xp.sqrt(var + eps)
+    xp.multiply(centered, layout.expand(gamma * inv_std), out=z)
+    z += layout.expand(beta)
+    if worker == 0:
+        momentum = bn_param["momentum"]
+        bn_param["running_mean"] = momentum * bn_param["running_mean"] + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * bn_param["running_var"] + (1 - momentum) * var
+    return inv_std
+
+
+def _batchnorm_backward(dz, centered, scratch, inv_std, prepared, names, grads, accumulate, context, worker,
+                        count, layout):
+    """The gradient through ``_batchnorm_forward`` (train mode), in place on dz.
+
+    dz: the gradient of the BN's output; scratch: a buffer of its shape. Stores this shard's
+    share of dgamma and dbeta in grads (the engine adds the workers' shares) and uses the
+    whole minibatch's to remove the mean's and the variance's share from dz, as
+    ``layers.batchnorm_backward``: dz = gamma / std * (dz - dbeta / count - x_hat * dgamma / count)
+    with x_hat = centered / std.
+    """
+    xp = get_array_module(dz)
+    gamma_name, beta_name = names
+    dbeta = dz.sum(axis=layout.axes)
+    dgamma = xp.einsum(layout.per_channel_dot, dz, centered) * inv_std
+    _store(grads[gamma_name], dgamma, accumulate)
+    _store(grads[beta_name], dbeta, accumulate)
+    channels = dbeta.shape[0]
+    totals = context.sums.total(worker, xp.concatenate((dbeta, dgamma)))
+    dbeta, dgamma = totals[:channels], totals[channels:]
+    xp.multiply(centered, layout.expand(inv_std * dgamma / count), out=scratch)
+    dz -= scratch
+    dz -= layout.expand(dbeta / count)
+    dz *= layout.expand(prepared["gamma"] * inv_std)
+
+
+class ChannelLayout:
+    """Where an activation array keeps its channels, for the per-channel sums of batch norm."""
+
+    def __init__(self, axes, per_channel_dot, expand):
+        self.axes = axes                         # the axes summed over
+        self.per_channel_dot = per_channel_dot   # einsum of two such arrays -> (channels,)
+        self.expand = expand                     # (channels,) -> its broadcast shape
+
+
+CONV_CHANNELS = ChannelLayout((0, 2), "hfc,hfc->f", lambda vector: vector[:, None])  # (H, F, cols)
+FC_CHANNELS = ChannelLayout(0, "nm,nm->m", lambda vector: vector)                     # (n, M)
+
+
+class BatchNormConvStage(ConvStage):
+    """CONV (no bias: BN's beta shifts), spatial BN, then optionally RELU and/or a 2x2 stride-2 max pool.
+
+    The conv writes z (H_out, F, cols); BN and ReLU run in place on it at full resolution (BN's
+    per-channel scale may be negative, so unlike the bias it does not commute with the max) and
+    the pool reads the result. Train mode keeps z minus its mean (H_out, F, cols) for the backward pass.
+    """
+
+    def __init__(self, number, conv, in_chw, relu, pool, first):
+        super().__init__(number, conv, in_chw, relu, pool, first)
+        self.number = number
+        self.gamma, self.beta = f"gamma{number}", f"beta{number}"
+        self.bn_param = None  # the model's bn_params[number], set by the engine
+        self.context = None   # the BatchContext of the current call, set by the engine
+
+    def param_shapes(self):
+        F = self.conv.filters
+        return {self.weight: self.w_shape, self.gamma: (F,), self.beta: (F,)}
+
+    def buffer_shapes(self, n):
+        shapes = super().buffer_shapes(n)
+        full = shapes["out"][0]
+        shapes["centered"] = (full, "f", False)
+        if self.relu:
+            shapes["positive"] = (full, "b", False)
+        if not self.to_rows:
+            shapes.pop("y", None)  # the pool's maxima or z itself are the output
+        return shapes
+
+    def prepare(self, params):
+        w = params[self.weight]
+        return {"w_rows": weight_rows(w), "w_dx": transposed_weight_rows(w) if self.need_dx else None,
+                "gamma": params[self.gamma], "beta": params[self.beta]}
+
+    def _count(self, g):
+        return self.context.batch_size * g.H_out * g.W_out
+
+    def forward(self, ws, x_hcnw, prepared):
+        xp = get_array_module(ws["out"])
+        g = ws["geometry"]
+        lower(x_hcnw, g, ws["L"])
+        z = ws["out"]
+        forward_rows(prepared["w_rows"], ws["L"], g, z)
+        ws["inv_std"] = _batchnorm_forward(z, ws["centered"], prepared, self.bn_param, self.context, ws["worker"],
+                                           self._count(g), CONV_CHANNELS)
+        if self.relu:
+            xp.maximum(z, 0, out=z)
+        F, H_y, W_y = self.out_chw
+        result = (self._pool_forward(ws, z) if self.pool else z).reshape(H_y, F, g.N, W_y)
+        if not self.to_rows:
+            return result
+        self._hcnw(ws["y"])[...] = result
+        return ws["y"].reshape(g.N, -1)
+
+    def backward(self, ws, dy, prepared, grads, accumulate):
+        xp = get_array_module(dy)
+        g = ws["geometry"]
+        F, H_y, W_y = self.out_chw
+        rows = gradient_rows(ws["dout_padded"], g)  # (H_out, F, cols): dz, then the conv's gradient
+        dy = self._hcnw(dy.reshape(ws["y"].shape)) if self.to_rows else dy
+        if self.pool:
+            dm = ws["dm"]
+            dm[...] = dy
+            self._pool_backward(ws, dm.reshape(ws["max"].shape), rows.reshape(g.H_out // 2, 2, F, 2, -1))
+        else:
+            rows.reshape(H_y, F, g.N, W_y)[...] = dy
+        if self.relu:
+            xp.greater(ws["out"], 0, out=ws["positive"])
+            rows *= ws["positive"]
+        # z (ws["out"]) is read: it is the scratch of the BN's backward pass.
+        _batchnorm_backward(rows, ws["centered"], ws["out"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
+                            accumulate, self.context, ws["worker"], self._count(g), CONV_CHANNELS)
+        dw = weight_gradient(ws["L"], rows, g, ws["dw_total"], ws["dw_scratch"])
+        _store(grads[self.weight], dw, accumulate)
+        if not self.need_dx:
+            return None
+        input_gradient(prepared["w_dx"], ws["dout_padded"], g, ws["dL_row"], ws["dx"])
+        return ws["dx"]
+
+
+class BatchNormFCStage(FCStage):
+    """FC (no bias: BN's beta shifts), BN over the rows, optionally RELU, on (n, D) rows."""
+
+    def __init__(self, number, fc, in_shape, relu, first):
+        super().__init__(number, fc, in_shape, relu, first)
+        self.number = number
+        self.gamma, self.beta = f"gamma{number}", f"beta{number}"
+        self.bn_param = None
+        self.context = None
+
+    def param_shapes(self):
+        return {self.weight: self.w_shape, self.gamma: (self.M,), self.beta: (self.M,)}
+
+    def buffer_shapes(self, n):
+        shapes = super().buffer_shapes(n)
+        shapes.update(centered=((n, self.M), "f", False), scratch=((n, self.M), "f", False))
+        return shapes
+
+    def prepare(self, params):
+        return {"w": params[self.weight], "gamma": params[self.gamma], "beta": params[self.beta]}
+
+    def forward(self, ws, x, prepared):
+        xp = get_array_module(ws["h"])
+        ws["x"] = x
+        h = ws["h"]
+        xp.matmul(x, prepared["w"], out=h)
+        ws["inv_std"] = _batchnorm_forward(h, ws["centered"], prepared, self.bn_param, self.context, ws["worker"],
+                                           self.context.batch_size, FC_CHANNELS)
+        if self.relu:
+            xp.maximum(h, 0, out=h)
+        return h
+
+    def backward(self, ws, dh, prepared, grads, accumulate):
+        xp = get_array_module(dh)
+        if self.relu:
+            xp.greater(ws["h"], 0, out=ws["positive"])
+            dh *= ws["positive"]
+        _batchnorm_backward(dh, ws["centered"], ws["scratch"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
+                            accumulate, self.context, ws["worker"], self.context.batch_size, FC_CHANNELS)
+        if accumulate:
+            grads[self.weight] += ws["x"].T @ dh
+        else:
+            xp.matmul(ws["x"].T, dh, out=grads[self.weight])
+        if not self.need_dx:
+            return None
+        xp.matmul(dh, prepared["w"].T, out=ws["dx"])
+        return ws["dx"]
+
+
 # ----------------------------------------------------------------------------- the engine
 
 class TrainingEngine:
@@ -333,15 +600,20 @@ class TrainingEngine:
         self.threads = threads if self.xp is np else 1
         expected = {}
         for stage in self.stages:
-            expected[stage.weight], expected[stage.bias] = stage.w_shape, stage.b_shape
+            expected.update(stage.param_shapes())
+        self._bn_stages = [stage for stage in self.stages if isinstance(stage, (BatchNormConvStage, BatchNormFCStage))]
+        for stage in self._bn_stages:
+            stage.bn_param = model.bn_params[stage.number]
         actual = {name: tuple(value.shape) for name, value in params.items()}
         if actual != expected or any(value.dtype != self.dtype or value.dtype.kind != "f"
                                      for value in params.values()):
             raise EngineUnsupported(f"the model's parameters {actual} (dtypes "
                                     f"{sorted({str(v.dtype) for v in params.values()})}) are not the "
                                     f"{expected} of its layers in one float dtype")
-        # Weights first, then biases: the L2 penalty is then the one slice [:num_weights].
-        names = [s.weight for s in self.stages] + [s.bias for s in self.stages]
+        # Weights first, then biases (and BN's gammas and betas): the L2 penalty is then the one
+        # slice [:num_weights].
+        names = [s.weight for s in self.stages]
+        names += [name for s in self.stages for name in s.param_shapes() if name != s.weight]
         self.names = names
         self.num_weights = sum(math.prod(expected[s.weight]) for s in self.stages)
         self.param_flat, self.param_views = self._flat_buffer(expected)
@@ -351,6 +623,7 @@ class TrainingEngine:
         self._adam_moments = None
         self._scratch = self.xp.empty_like(self.param_flat)  # temporaries of the L2 term and Adam
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        self._context = BatchContext(training=False, batch_size=0, workers=1)  # each loss call makes its own
         self._blas = None
         if self.threads > 1:
             from threadpoolctl import ThreadpoolController
@@ -412,6 +685,7 @@ class TrainingEngine:
                     ws[name] = xp.zeros(shape, dtype=dtype) if zeroed else xp.empty(shape, dtype=dtype)
                 if isinstance(stage, ConvStage):
                     ws["geometry"] = stage.geometry(n)
+                ws["worker"] = worker  # its slot in the BN stages' exchange of sums
                 cache[n].append(ws)
         return cache[n]
 
@@ -437,6 +711,13 @@ class TrainingEngine:
 
     def _run_worker(self, worker, shard_list, X, y, N, prepared):
         """Forward and backward of this worker's shards; returns its share of the data loss."""
+        try:
+            return self._run_shards(worker, shard_list, X, y, N, prepared)
+        except BaseException:
+            self._context.sums.abort()  # the other workers wait for this one's sums: release them
+            raise
+
+    def _run_shards(self, worker, shard_list, X, y, N, prepared):
         data_loss = 0.0
         grads = self.grad_views[worker][1]
         for index, (start, stop) in enumerate(shard_list):
@@ -450,12 +731,22 @@ class TrainingEngine:
         return data_loss
 
     def _parallel(self, tasks):
-        """Run zero-argument functions, the first in this thread, the others in the pool."""
+        """Run zero-argument functions, the first in this thread, the others in the pool.
+
+        Waits for all of them; if any failed, raises the first failure that is not another
+        task's released barrier (a BN exchange a failed task left)."""
         if len(tasks) == 1:
             return [tasks[0]()]
         futures = [self._pool.submit(task) for task in tasks[1:]]
-        first = tasks[0]()
-        return [first] + [future.result() for future in futures]
+        results, errors = [], []
+        for run in [tasks[0]] + [future.result for future in futures]:
+            try:
+                results.append(run())
+            except BaseException as error:  # noqa: BLE001  re-raised below, after every task ended
+                errors.append(error)
+        if errors:
+            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+        return results
 
     def _single_blas_thread(self):
         if self._blas is None:
@@ -472,6 +763,15 @@ class TrainingEngine:
         prepared = [stage.prepare(self.param_views) for stage in self.stages]
         N = X.shape[0]
         shards = self.shards(N)
+        workers = min(self.threads, len(shards))
+        self._context = BatchContext(training=y is not None, batch_size=N, workers=workers)
+        for stage in self._bn_stages:
+            stage.context = self._context
+        if y is not None and self._bn_stages and len(shards) > workers:
+            raise ValueError(f"a minibatch of {N} images needs {len(shards)} shards of this net's buffers within "
+                             f"the workspace budget ({get_workspace_budget():,} bytes) but the engine has "
+                             f"{workers} thread(s): batch normalization needs the whole minibatch at once. "
+                             f"Use a smaller batch, more threads or fast_layers.set_workspace_budget")
         if y is None:
             scores = self.xp.empty((N, self.stages[-1].M), dtype=self.dtype)
 
@@ -484,7 +784,6 @@ class TrainingEngine:
                 self._parallel([evaluate(k) for k in range(min(self.threads, len(shards)))])
             return scores
         require_labels(y, N, self.stages[-1].M)
-        workers = min(self.threads, len(shards))
 
         def train(worker):
             return lambda: self._run_worker(worker, shards[worker::self.threads], X, y, N, prepared)
@@ -562,13 +861,25 @@ class TrainingEngine:
         if tolerance is None:
             tolerance = 1e-3 if self.dtype.itemsize <= 4 else 1e-7
         self.bind_parameters()
+        # Both passes of a training minibatch update the BN running statistics: the engine's
+        # starts from where the model's started, the two updates are compared too, and the
+        # check leaves the statistics as they were (the caller's step updates them once).
+        before = {stage: dict(stage.bn_param) for stage in self._bn_stages}
         expected = self.model.loss(X, y)
+        after_model = {stage: dict(stage.bn_param) for stage in self._bn_stages}
+        for stage, saved in before.items():
+            stage.bn_param.update(saved)
         got = self.loss(X, y)
+        after_engine = {stage: dict(stage.bn_param) for stage in self._bn_stages}
+        for stage, saved in before.items():
+            stage.bn_param.update(saved)
         if y is None:
             pairs = [("scores", got, expected)]
         else:
             pairs = [("loss", self.xp.asarray(got[0]), self.xp.asarray(expected[0]))]
             pairs += [(f"gradient of {name}", got[1][name], expected[1][name]) for name in self.names]
+            pairs += [(f"{key} of the BN after layer {stage.number}", after_engine[stage][key], after_model[stage][key])
+                      for stage in self._bn_stages for key in ("running_mean", "running_var")]
         for what, a, b in pairs:
             scale = float(abs(b).max()) if b.size else 0.0
             error = float(abs(a - b).max()) if b.size else 0.0

@@ -110,6 +110,26 @@ def test_the_default_held_out_set_is_cifar10s_test_split_where_the_loaders_find_
     np.testing.assert_array_equal(labels, test_batch[b"labels"])
 
 
+def test_a_bn_checkpoint_saved_by_the_training_command_is_graded_in_test_mode(course, tmp_path):
+    """``python -m cs231n_lib.train --model convnet --spec "...BN..."``: its best_model.npz is graded with
+    the running statistics (test mode), so the accuracy does not depend on the grader's batches."""
+    from cs231n_lib import train
+    from cs231n_lib.checkpoint import load_checkpoint
+    layout, config, submission = course
+    folder = write_batches(tmp_path / "data" / "cifar-10-batches-py")
+    train.main(["--data", str(folder), "--out", str(tmp_path / "run"), "--model", "convnet", "--spec",
+                "CONV3-4 -> BN -> RELU -> POOL2 -> FC", "--num-train", "80", "--num-val", "20", "--num-test", "20",
+                "--batch-size", "20", "--weight-scale", "he"])
+    (submission / "best_model.npz").write_bytes((tmp_path / "run" / "best_model.npz").read_bytes())
+    plan = checkpoint_plan(layout, config)
+    part = grade_checkpoint(submission, plan)
+    assert part["status"] == "graded" and part["spec"] == "INPUT-32x32x3 -> CONV3-4 -> BN -> RELU -> POOL2 -> FC-10"
+    images, labels = held_out_arrays(plan.held_out.kind, plan.held_out.path, plan.held_out.sha256)
+    model = load_checkpoint(submission / "best_model.npz")
+    one_by_one = [model.predict(images[i:i + 1])[0] for i in range(len(labels))]
+    assert part["accuracy"] == pytest.approx(float(np.mean(np.array(one_by_one) == labels)))
+
+
 SHARED_CIFAR10 = Path(__file__).resolve().parents[4] / "shared" / "data" / "cifar-10-python.tar.gz"
 
 

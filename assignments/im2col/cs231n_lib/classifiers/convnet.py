@@ -2,6 +2,8 @@
 
     INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC
 
+with an optional batch normalization (``BN``) right after any CONV or FC layer.
+
 >>> from cs231n_lib.backend import np
 >>> model = ConvNet("[CONV3-8 -> RELU -> POOL2]*2 -> FC-20 -> RELU -> FC", input_dim=(3, 16, 16))
 >>> [(k, v.shape) for k, v in model.params.items() if k.startswith("W")]
@@ -15,9 +17,15 @@ from ..checks import require_float_array
 from ..fast_layers import (avg_pool_backward_fast, avg_pool_forward_fast, conv_backward_fast,
                            conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast)
 from ..geometry import conv_output_shape, pool_output_shape
-from ..layer_spec import FC, Conv, Input, Pool, Relu, as_layers, render_spec
-from ..layers import (affine_backward, affine_forward, l2_pool_backward_naive,
-                      l2_pool_forward_naive, relu_backward, relu_forward, softmax_loss)
+from ..layer_spec import FC, BatchNorm, Conv, Input, Pool, as_layers, render_spec
+from ..layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
+                      l2_pool_backward_naive, l2_pool_forward_naive, relu_backward, relu_forward,
+                      softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward)
+
+# Batch normalization's constants, CS231n's defaults: eps inside the square root, and the
+# momentum of the running statistics, running = momentum * running + (1 - momentum) * batch.
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.9
 
 POOL_LAYERS = {"max": (max_pool_forward_fast, max_pool_backward_fast),
                "avg": (avg_pool_forward_fast, avg_pool_backward_fast),
@@ -32,7 +40,7 @@ def check_layer_pattern(layers):
             seen_fc = True
         elif isinstance(layer, (Conv, Pool)) and seen_fc:
             raise ValueError(f"layer {i + 1} ({layer.name}) comes after an FC layer; the pattern is "
-                             "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC")
+                             "INPUT -> [[CONV -> BN? -> RELU]*N -> POOL?]*M -> [FC -> BN? -> RELU]*K -> FC")
     if not layers or not isinstance(layers[-1], (FC, Conv)):
         last = layers[-1].name if layers else "nothing"
         raise ValueError(f"the last layer must give the class scores (FC, or CONV in a fully "
@@ -60,6 +68,15 @@ class ConvNet:
 
     Parameters ``W1, b1, W2, b2, ...`` number the CONV and FC layers in order:
     a CONV's W is (F, C, size, size), an FC's W is (D, units); every b is (outputs,).
+    A ``BN`` after layer number K adds ``gammaK`` (ones) and ``betaK`` (zeros) of shape
+    (outputs,) and takes the place of ``bK``: the batch mean removes any bias, whose
+    gradient would be zero (betaK shifts instead). ``bn_params[K]`` is CS231n's
+    ``bn_param`` dict: ``mode`` ("train" or
+    "test"), ``eps``, ``momentum`` and the running statistics ``running_mean`` (zeros) and
+    ``running_var`` (ones: an untrained net normalizes by 1, and a variance is never 0).
+    As CS231n's FullyConnectedNet, ``loss(X)`` runs in test mode (the running statistics)
+    and ``loss(X, y)`` in train mode (the minibatch's statistics, which update the running
+    ones). The L2 term covers the W's only.
 
     - spec: spec text or a list of layer_spec layers; a bare ``FC`` at the end gets
       ``num_classes`` outputs
@@ -91,8 +108,21 @@ class ConvNet:
         xp = resolve_backend(backend)
         self.params = {}
         self.param_index = {}  # layer position -> parameter number
+        self.bn_index = {}  # BN layer position -> the number K of the layer it normalizes
+        self.bn_params = {}  # K -> bn_param of the BN after layer number K
+        self._no_bias = {}  # K -> the zeros a CONV or FC followed by a BN adds instead of a bias
         in_shape = self.input_dim
         for position, (layer, out_shape) in enumerate(zip(layers, shapes)):
+            if isinstance(layer, BatchNorm):  # after a CONV or FC (layer_spec checked): its number
+                number = self.bn_index[position] = self.param_index[position - 1]
+                channels = out_shape[0]
+                self.params[f"gamma{number}"] = to_device(np.ones(channels, dtype=self.dtype), xp)
+                self.params[f"beta{number}"] = to_device(np.zeros(channels, dtype=self.dtype), xp)
+                self.bn_params[number] = {
+                    "mode": "train", "eps": BN_EPS, "momentum": BN_MOMENTUM,
+                    "running_mean": to_device(np.zeros(channels, dtype=self.dtype), xp),
+                    "running_var": to_device(np.ones(channels, dtype=self.dtype), xp)}
+                continue
             if isinstance(layer, Conv):
                 w_shape = (layer.filters, in_shape[0], layer.size, layer.size)
             elif isinstance(layer, FC):
@@ -105,8 +135,11 @@ class ConvNet:
             fan_in = int(np.prod(w_shape[1:])) if isinstance(layer, Conv) else w_shape[0]
             scale = np.sqrt(2.0 / fan_in) if weight_scale == "he" else float(weight_scale)
             self.params[f"W{number}"] = to_device((scale * rng.standard_normal(w_shape)).astype(self.dtype), xp)
-            self.params[f"b{number}"] = to_device(np.zeros(w_shape[0] if isinstance(layer, Conv)
-                                                            else layer.units, dtype=self.dtype), xp)
+            bias = to_device(np.zeros(w_shape[0] if isinstance(layer, Conv) else layer.units, dtype=self.dtype), xp)
+            if position + 1 < len(layers) and isinstance(layers[position + 1], BatchNorm):
+                self._no_bias[number] = bias
+            else:
+                self.params[f"b{number}"] = bias
             in_shape = out_shape
 
     @property
@@ -115,9 +148,14 @@ class ConvNet:
         C, H, W = self.input_dim
         return render_spec([Input(H, W, C), *self.layers])
 
-    def forward(self, X):
+    def forward(self, X, mode="test"):
         """Run the layers. X (N, C, H, W) -> (out, caches); out (N, classes) or, fully
-        convolutional on a larger image, (N, classes, H', W')."""
+        convolutional on a larger image, (N, classes, H', W'). mode: "test" or "train", the
+        batch normalization's (train updates the running statistics)."""
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        for bn_param in self.bn_params.values():
+            bn_param["mode"] = mode
         require_float_array("X", X, ndim=4, layout="(N, C, H, W)")
         if X.shape[1] != self.input_dim[0] or (not self.fully_convolutional
                                                and tuple(X.shape[1:]) != self.input_dim):
@@ -127,11 +165,17 @@ class ConvNet:
         for position, layer in enumerate(self.layers):
             if isinstance(layer, (Conv, FC)):
                 number = self.param_index[position]
-                W, b = self.params[f"W{number}"], self.params[f"b{number}"]
+                W = self.params[f"W{number}"]
+                b = self._no_bias[number] if number in self._no_bias else self.params[f"b{number}"]
                 if isinstance(layer, Conv):
                     out, cache = conv_forward_fast(out, W, b, layer.conv_param)
                 else:
                     out, cache = affine_forward(out, W, b)
+            elif isinstance(layer, BatchNorm):
+                number = self.bn_index[position]
+                forward = spatial_batchnorm_forward if out.ndim == 4 else batchnorm_forward
+                out, cache = forward(out, self.params[f"gamma{number}"], self.params[f"beta{number}"],
+                                     self.bn_params[number])
             elif isinstance(layer, Pool):
                 out, cache = POOL_LAYERS[layer.kind][0](out, layer.pool_param)
             else:
@@ -140,8 +184,8 @@ class ConvNet:
         return out, caches
 
     def loss(self, X, y=None):
-        """Scores when y is None, else (loss, grads), as ThreeLayerConvNet.loss."""
-        scores, caches = self.forward(X)
+        """Scores when y is None (test mode), else (loss, grads) (train mode), as ThreeLayerConvNet.loss."""
+        scores, caches = self.forward(X, mode="test" if y is None else "train")
         if scores.ndim == 4 and scores.shape[2:] == (1, 1):  # a fully convolutional net at its own size
             scores = scores.reshape(scores.shape[:2])
         if y is None:
@@ -165,8 +209,13 @@ class ConvNet:
                     dout, dW, db = affine_backward(dout, cache)
                 W = self.params[f"W{number}"]
                 grads[f"W{number}"] = dW + self.reg * W
-                grads[f"b{number}"] = db
+                if number not in self._no_bias:
+                    grads[f"b{number}"] = db
                 weight_norms = weight_norms + (W * W).sum()
+            elif isinstance(layer, BatchNorm):
+                number = self.bn_index[position]
+                backward = spatial_batchnorm_backward if dout.ndim == 4 else batchnorm_backward
+                dout, grads[f"gamma{number}"], grads[f"beta{number}"] = backward(dout, cache)
             elif isinstance(layer, Pool):
                 dout = POOL_LAYERS[layer.kind][1](dout, cache)
             else:
