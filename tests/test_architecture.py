@@ -16,8 +16,10 @@ from cs231n_lib.layer_spec import Conv, Input, Relu, parse_spec
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("W, F, P, S, expected", [
-    (7, 3, 0, 1, 5),      # the notes' 1-D illustration, stride 1
+    (7, 3, 0, 1, 5),      # the notes' text: a 7x7 input, 3x3 filter, no padding, stride 1
     (7, 3, 0, 2, 3),      # ... and stride 2
+    (5, 3, 1, 1, 5),      # the notes' 1-D figure: W=5, F=3, P=1, stride 1
+    (5, 3, 1, 2, 3),      # ... and stride 2 (stride 3 does not fit: see the invalid cases)
     (32, 5, 2, 1, 32),    # 32x32 input, F=5, P=2 keeps the size
     (227, 11, 0, 4, 55),  # AlexNet's first layer
     (224, 3, 1, 1, 224),  # VGG's convs

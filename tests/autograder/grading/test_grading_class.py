@@ -32,9 +32,9 @@ def test_the_reference_solution_gets_full_marks(graded_conv_pool):
     _, results = graded_conv_pool
     ada = results["ada"]
     assert ada["sandboxed"] is True
-    # 38 autograded notebook points and 8 of written answers, pending until a TA grades them.
-    assert ada["notebook"]["max_score"] == 38 + 8 and ada["library"]["max_score"] == 32
-    assert ada["score"] == 70 and ada["max_score"] == 78 and lost_cells(ada) == {}
+    # 42 autograded notebook points and 10 of written answers, pending until a TA grades them.
+    assert ada["notebook"]["max_score"] == 42 + 10 and ada["library"]["max_score"] == 32
+    assert ada["score"] == 74 and ada["max_score"] == 84 and lost_cells(ada) == {}
     assert not ada["integrity"]["findings"]
 
 
@@ -45,7 +45,7 @@ def test_a_partly_correct_student_loses_exactly_what_they_broke(graded_conv_pool
     assert lost_cells(ben) == {"convpool-test-output-size": 3, "convpool-test-affine-backward": 2}
     assert lost_library_checks(ben) == {("layers.affine_backward", "db"),
                                         ("layers.affine_backward", "agrees with the numerical gradient of your forward")}
-    assert ben["score"] == 70 - 5 - 2
+    assert ben["score"] == 74 - 5 - 2
 
 
 def test_the_untouched_stubs_score_zero(graded_conv_pool):
@@ -82,7 +82,7 @@ def test_the_cheater_gains_nothing_and_harms_nothing(graded_conv_pool):
         assert not path.exists() or path.read_bytes()[:5] != b"owned"
     assert not (layout.course_dir / "escaped.txt").exists() and not (layout.course_dir.parent / "escaped.txt").exists()
     # The honest students' results are untouched by it.
-    assert results["ada"]["score"] == 70
+    assert results["ada"]["score"] == 74
 
 
 def test_the_gradebook_holds_every_result_and_the_library_part(graded_conv_pool):
@@ -92,7 +92,7 @@ def test_the_gradebook_holds_every_result_and_the_library_part(graded_conv_pool)
     with open_gradebook(layout.gradebook) as gradebook:
         stored = gradebook_scores(gradebook, "conv_pool")
         submission = gradebook.find_submission("conv_pool", "ada")
-        assert submission.score == 70 and submission.max_score == 78
+        assert submission.score == 74 and submission.max_score == 84
         assert {nb.name for nb in submission.notebooks} == {"ConvPool", LIBRARY_NOTEBOOK}
     assert set(stored) == set(results)
     for student, result in results.items():
@@ -120,7 +120,7 @@ def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_p
     assert (tmp_path / "assignments" / "conv_pool" / "ConvPool.ipynb").is_file()
     with open_gradebook(course_copy / "gradebook.db") as gradebook:
         assert gradebook_scores(gradebook, "conv_pool") == before
-        assert gradebook.find_submission("conv_pool", "ada").score == 70
+        assert gradebook.find_submission("conv_pool", "ada").score == 74
         # What nbgrader's own autograde and formgrader read is there: every nbgrader cell of the
         # source notebook as a source cell with its checksum, every grade cell with its points.
         notebook = gradebook.find_notebook("ConvPool", "conv_pool")
@@ -128,7 +128,8 @@ def test_releasing_again_after_grading_keeps_every_grade(graded_conv_pool, tmp_p
         assert {c.name: c.max_score for c in notebook.grade_cells if c.cell_type == "code"} == \
             {c.grade_id: c.points for c in spec.grade_cells}
         assert {c.name: c.max_score for c in notebook.grade_cells if c.cell_type == "markdown"} == \
-            {"convpool-answer-full-connectivity": 2, "convpool-answer-parameter-sharing": 3, "convpool-answer-pooling": 3}
+            {"convpool-answer-full-connectivity": 2, "convpool-answer-parameter-sharing": 3, "convpool-answer-pooling": 3,
+             "convpool-answer-normalization": 2}
         assert {c.name for c in notebook.grade_cells} <= {c.name for c in notebook.source_cells}
         assert all(c.checksum for c in notebook.source_cells)
 

@@ -40,7 +40,7 @@ def test_feedback_shows_scores_and_diagnoses_but_no_hidden_test_line(graded_conv
         assert not leaked, f"{path}: {leaked[:3]}"
         assert "<script" not in path.read_text(encoding="utf-8")
     ben = (layout.feedback_dir("conv_pool", "ben") / "report.html").read_text(encoding="utf-8")
-    assert "63 / 78</b>, with 8 point(s) of written answers not graded yet" in ben and "layers.affine_backward" in ben and "(hidden check)" in ben
+    assert "67 / 84</b>, with 10 point(s) of written answers not graded yet" in ben and "layers.affine_backward" in ben and "(hidden check)" in ben
     assert "numerical gradient" in ben      # the library diagnosis of the db bug
     eve = (layout.feedback_dir("conv_pool", "eve") / "report.html").read_text(encoding="utf-8")
     assert "held for review" in eve
@@ -53,7 +53,7 @@ def test_exports_nbgrader_csv_per_function_csv_and_gradescope(graded_conv_pool):
     assert set(rows) == set(results)
     for student, result in results.items():
         assert float(rows[student]["score"]) == result["score"]
-        assert float(rows[student]["max_score"]) == 78   # written answers included, as nbgrader counts them
+        assert float(rows[student]["max_score"]) == 84   # written answers included, as nbgrader counts them
 
     with open(export_per_function_csv(layout, "conv_pool"), newline="") as handle:
         per_function = list(csv.DictReader(handle))
