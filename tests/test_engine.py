@@ -481,18 +481,36 @@ def test_batchnorm_engine_gradients_match_numerical_ones(rng):
     engine.close()
 
 
-def test_a_bn_minibatch_over_the_workspace_budget_is_refused_not_split(rng):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bn_minibatch_over_the_workspace_budget_is_one_shard_per_thread(rng, monkeypatch, threads):
+    """Batch normalization needs the whole minibatch at once: past the budget the engine still runs one
+    shard per thread (normalizing over the whole minibatch, as model.loss) while the memory holds it,
+    and says so, without computing anything, when it does not."""
+    from cs231n_lib import engine as engine_module
     model = ConvNet("CONV3-4 -> BN -> RELU -> POOL2 -> FC", input_dim=(3, 8, 8), dtype=np.float64, seed=4)
-    engine = TrainingEngine(model)
+    engine = TrainingEngine(model, threads=threads)
     X, y = rng.standard_normal((7, 3, 8, 8)), rng.integers(10, size=7)
     try:
         fast_layers.set_workspace_budget(3 * engine.workspace_bytes(1))  # three images per shard
-        with pytest.raises(ValueError, match=r"a minibatch of 7 images needs 3 shards .* batch normalization "
-                                             r"needs the whole minibatch at once"):
+        assert len(engine.shards(7)) == 3
+        needed = sum(engine.workspace_bytes(n) for n in ([7] if threads == 1 else [4, 3]))  # its shards
+        monkeypatch.setattr(engine_module, "_available_memory_bytes", lambda xp: needed - 1)
+        with pytest.raises(ValueError, match=rf"a minibatch of 7 images needs {needed:,} bytes of buffers at once "
+                                             r"\(one shard per thread: batch normalization needs the whole "
+                                             r"minibatch at once\) but only [\d,]+ bytes of memory are available"):
             engine.loss(X, y)
-        assert engine.loss(X).shape == (7, 10)  # test mode normalizes each image alone: shards are fine
+        monkeypatch.setattr(engine_module, "_available_memory_bytes", lambda xp: needed)
+        assert engine.agrees_with_model(X, y) == (True, "")
+        scores = engine.loss(X)  # test mode normalizes each image alone: memory shards are fine
+        np.testing.assert_allclose(scores, model.loss(X), rtol=1e-9)
     finally:
         fast_layers.set_workspace_budget(None)
+        engine.close()
+
+
+def test_available_memory_is_known_on_this_machine():
+    from cs231n_lib.engine import _available_memory_bytes
+    assert 0 < _available_memory_bytes(np) < 2**50
 
 
 def test_a_failing_shard_releases_the_others_and_its_error_is_raised(rng, monkeypatch):
