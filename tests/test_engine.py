@@ -409,6 +409,55 @@ def test_batchnorm_in_float32_agrees_within_float32_rounding(rng):
     assert all(v.dtype == np.float32 for p in model.bn_params.values() for v in (p["running_mean"], p["running_var"]))
 
 
+# The plan's net (docs/training.md) at a quarter of its widths: six convs each before a BN.
+DEEP_BN_SPEC = ("CONV3-16 -> BN -> RELU -> POOL2 -> CONV3-16 -> BN -> RELU -> CONV3-32 -> BN -> RELU -> POOL2 -> "
+                "CONV3-32 -> BN -> RELU -> CONV3-32 -> BN -> RELU -> POOL2 -> CONV3-32 -> BN -> RELU -> POOL2 -> FC")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_deep_batchnorm_net_in_float32_is_accepted(rng, seed):
+    """In float32 the engine and model.loss each differ from float64 by ~0.1-1% on the convs before
+    a BN (its backward subtracts means); comparing them with each other in float32 refused a right
+    engine (issue 18). The check measures the algorithm, in float64, and leaves the model as it was."""
+    model = ConvNet(DEEP_BN_SPEC, input_dim=(3, 32, 32), seed=seed, weight_scale="he", label_smoothing=0.2)
+    engine = TrainingEngine(model, threads=2)
+    X, y = rng.standard_normal((32, 3, 32, 32)).astype(np.float32), rng.integers(10, size=32)
+    params = dict(model.params)
+    statistics = {number: dict(bn_param) for number, bn_param in model.bn_params.items()}
+    assert engine.agrees_with_model(X, y) == (True, "")
+    assert all(model.params[name] is value for name, value in params.items())
+    assert model.bn_params == statistics and model.dtype == np.float32
+    assert all(value.dtype == np.float32 for value in engine.loss(X, y)[1].values())
+    engine.close()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_wrong_batchnorm_stage_is_refused(rng, monkeypatch, dtype, capsys):
+    """The check still refuses an engine that computes something else, in float32 as in float64,
+    and the Solver then trains with model.loss (or raises with engine="on")."""
+    from cs231n_lib import engine as engine_module
+    right_backward = engine_module._batchnorm_backward
+
+    def backward_with_doubled_dgamma(*args, **kwargs):  # args: (dz, centered, scratch, inv_std, prepared, names, grads, ...)
+        dz = right_backward(*args, **kwargs)
+        args[6][args[5][0]] *= 2
+        return dz
+    monkeypatch.setattr(engine_module, "_batchnorm_backward", backward_with_doubled_dgamma)
+    spec = "CONV3-4 -> BN -> RELU -> POOL2 -> FC"
+    model = ConvNet(spec, input_dim=(3, 8, 8), seed=1, dtype=dtype)
+    X, y = rng.standard_normal((12, 3, 8, 8)).astype(dtype), rng.integers(10, size=12)
+    agrees, difference = TrainingEngine(model, threads=2).agrees_with_model(X, y)
+    assert not agrees and "gradient of gamma1" in difference
+    data = {"X_train": X, "y_train": y, "X_val": X[:4], "y_val": y[:4]}
+    solver = Solver(model, data, num_epochs=1, batch_size=6, verbose=True, print_every=100, threads=2)
+    solver.train()
+    assert solver.engine is None and "gradient of gamma1" in solver.engine_note
+    assert "(training engine: off: the engine disagrees" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="disagrees with model.loss"):
+        Solver(ConvNet(spec, input_dim=(3, 8, 8), seed=1, dtype=dtype), data, num_epochs=1, batch_size=6,
+               verbose=False, engine="on").train()
+
+
 def test_batchnorm_engine_gradients_match_numerical_ones(rng):
     """The engine's own loss, differentiated numerically, for every parameter of a small BN net."""
     model = ConvNet("CONV3-2 -> BN -> RELU -> POOL2 -> FC-3 -> BN -> RELU -> FC", input_dim=(2, 4, 4),
@@ -432,18 +481,36 @@ def test_batchnorm_engine_gradients_match_numerical_ones(rng):
     engine.close()
 
 
-def test_a_bn_minibatch_over_the_workspace_budget_is_refused_not_split(rng):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bn_minibatch_over_the_workspace_budget_is_one_shard_per_thread(rng, monkeypatch, threads):
+    """Batch normalization needs the whole minibatch at once: past the budget the engine still runs one
+    shard per thread (normalizing over the whole minibatch, as model.loss) while the memory holds it,
+    and says so, without computing anything, when it does not."""
+    from cs231n_lib import engine as engine_module
     model = ConvNet("CONV3-4 -> BN -> RELU -> POOL2 -> FC", input_dim=(3, 8, 8), dtype=np.float64, seed=4)
-    engine = TrainingEngine(model)
+    engine = TrainingEngine(model, threads=threads)
     X, y = rng.standard_normal((7, 3, 8, 8)), rng.integers(10, size=7)
     try:
         fast_layers.set_workspace_budget(3 * engine.workspace_bytes(1))  # three images per shard
-        with pytest.raises(ValueError, match=r"a minibatch of 7 images needs 3 shards .* batch normalization "
-                                             r"needs the whole minibatch at once"):
+        assert len(engine.shards(7)) == 3
+        needed = sum(engine.workspace_bytes(n) for n in ([7] if threads == 1 else [4, 3]))  # its shards
+        monkeypatch.setattr(engine_module, "_available_memory_bytes", lambda xp: needed - 1)
+        with pytest.raises(ValueError, match=rf"a minibatch of 7 images needs {needed:,} bytes of buffers at once "
+                                             r"\(one shard per thread: batch normalization needs the whole "
+                                             r"minibatch at once\) but only [\d,]+ bytes of memory are available"):
             engine.loss(X, y)
-        assert engine.loss(X).shape == (7, 10)  # test mode normalizes each image alone: shards are fine
+        monkeypatch.setattr(engine_module, "_available_memory_bytes", lambda xp: needed)
+        assert engine.agrees_with_model(X, y) == (True, "")
+        scores = engine.loss(X)  # test mode normalizes each image alone: memory shards are fine
+        np.testing.assert_allclose(scores, model.loss(X), rtol=1e-9)
     finally:
         fast_layers.set_workspace_budget(None)
+        engine.close()
+
+
+def test_available_memory_is_known_on_this_machine():
+    from cs231n_lib.engine import _available_memory_bytes
+    assert 0 < _available_memory_bytes(np) < 2**50
 
 
 def test_a_failing_shard_releases_the_others_and_its_error_is_raised(rng, monkeypatch):
