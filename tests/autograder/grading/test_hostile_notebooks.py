@@ -7,6 +7,7 @@ review by the integrity scan, and the honest student graded as if alone.
 """
 
 import json
+import re
 import os
 import sys
 import unicodedata
@@ -190,7 +191,7 @@ def test_the_batch_is_intact_and_the_honest_student_gets_full_marks(hostile_batc
     assert set(report.results) == {"silencer", "snooper", "detacher", "deep", "forger", "nested", "scripter", "honest",
                                    "stubs"}
     honest = report.results["honest"]
-    assert honest["score"] == 70 and honest["max_score"] == 70 + 8   # 8 points of written answers wait for a TA
+    assert honest["score"] == 74 and honest["max_score"] == 74 + 10   # 10 points of written answers wait for a TA
     assert report.results["stubs"]["score"] == 0
 
 
@@ -303,6 +304,15 @@ def test_ordinary_failure_messages_are_not_withheld():
         assert not forbidden.quoted_in(message)
 
 
+RASTER_DATA_URL = re.compile(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=\s]*")
+
+
+def _carries_marker(name, value):
+    """A marker in an attribute, outside the payload of a PNG or JPEG data URL: base64 spells
+    "PWN" by chance (a figure of the notebook did), and raster image data runs nothing."""
+    return "PWN" in f"{name}{RASTER_DATA_URL.sub('', value or '')}"
+
+
 class _ActiveMarkers(HTMLParser):
     """Every PWN marker found where a browser would run it: in any attribute (event handlers,
     URLs, srcdoc, refresh) or inside a script or style element. In text, it is only shown."""
@@ -312,12 +322,12 @@ class _ActiveMarkers(HTMLParser):
         self.active, self.shown, self._inside = [], [], []
 
     def handle_starttag(self, tag, attrs):
-        self.active += [f"<{tag} {name}={value!r}>" for name, value in attrs if "PWN" in f"{name}{value}"]
+        self.active += [f"<{tag} {name}={value!r}>" for name, value in attrs if _carries_marker(name, value)]
         if tag in ("script", "style"):
             self._inside.append(tag)
 
     def handle_startendtag(self, tag, attrs):
-        self.active += [f"<{tag} {name}={value!r}/>" for name, value in attrs if "PWN" in f"{name}{value}"]
+        self.active += [f"<{tag} {name}={value!r}/>" for name, value in attrs if _carries_marker(name, value)]
 
     def handle_endtag(self, tag):
         if self._inside and self._inside[-1] == tag:
