@@ -317,25 +317,33 @@ class FCStage:
         ws["x"] = x
         h = ws["h"]
         xp.matmul(x, prepared["w"], out=h)
-        h += prepared["b"]
+        self._shift_forward(ws, h, prepared)
         if self.relu:
             xp.maximum(h, 0, out=h)
         return h
+
+    def _shift_forward(self, ws, h, prepared):
+        """What follows the matrix multiply before the ReLU, in place on h (n, M): the bias."""
+        h += prepared["b"]
 
     def backward(self, ws, dh, prepared, grads, accumulate):
         xp = get_array_module(dh)
         if self.relu:
             xp.greater(ws["h"], 0, out=ws["positive"])
             dh *= ws["positive"]
+        self._shift_backward(ws, dh, prepared, grads, accumulate)
         if accumulate:
             grads[self.weight] += ws["x"].T @ dh
         else:
             xp.matmul(ws["x"].T, dh, out=grads[self.weight])
-        _store(grads[self.bias], dh.sum(axis=0), accumulate)
         if not self.need_dx:
             return None
         xp.matmul(dh, prepared["w"].T, out=ws["dx"])
         return ws["dx"]
+
+    def _shift_backward(self, ws, dh, prepared, grads, accumulate):
+        """The backward of _shift_forward: its parameters' gradients, and dh made the matrix product's gradient."""
+        _store(grads[self.bias], dh.sum(axis=0), accumulate)
 
 
 def _store(target, value, accumulate):
@@ -554,32 +562,13 @@ class BatchNormFCStage(FCStage):
     def prepare(self, params):
         return {"w": params[self.weight], "gamma": params[self.gamma], "beta": params[self.beta]}
 
-    def forward(self, ws, x, prepared):
-        xp = get_array_module(ws["h"])
-        ws["x"] = x
-        h = ws["h"]
-        xp.matmul(x, prepared["w"], out=h)
+    def _shift_forward(self, ws, h, prepared):
         ws["inv_std"] = _batchnorm_forward(h, ws["centered"], prepared, self.bn_param, self.context, ws["worker"],
                                            self.context.batch_size, FC_CHANNELS)
-        if self.relu:
-            xp.maximum(h, 0, out=h)
-        return h
 
-    def backward(self, ws, dh, prepared, grads, accumulate):
-        xp = get_array_module(dh)
-        if self.relu:
-            xp.greater(ws["h"], 0, out=ws["positive"])
-            dh *= ws["positive"]
+    def _shift_backward(self, ws, dh, prepared, grads, accumulate):
         _batchnorm_backward(dh, ws["centered"], ws["scratch"], ws["inv_std"], prepared, (self.gamma, self.beta), grads,
                             accumulate, self.context, ws["worker"], self.context.batch_size, FC_CHANNELS)
-        if accumulate:
-            grads[self.weight] += ws["x"].T @ dh
-        else:
-            xp.matmul(ws["x"].T, dh, out=grads[self.weight])
-        if not self.need_dx:
-            return None
-        xp.matmul(dh, prepared["w"].T, out=ws["dx"])
-        return ws["dx"]
 
 
 # ----------------------------------------------------------------------------- the engine
