@@ -215,10 +215,11 @@ def test_the_engine_applies_the_models_label_smoothing(rng):
     assert engine.loss(X, y)[0] != pytest.approx(smoothed, rel=1e-6)  # read at every call, not frozen
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_the_engines_nesterov_with_weight_decay_trains_like_the_per_parameter_rule(threads):
-    """SGD with Nesterov momentum, weight decay, a warm-up and cosine schedule, label smoothing:
-    the engine's flat in-place update against sgd_nesterov on each array of model.loss's gradients."""
+@pytest.mark.parametrize("threads, lr_scales", [(1, None), (2, None), (2, {"W3": 0.25, "b*": 4, "W1": 0})])
+def test_the_engines_nesterov_with_weight_decay_trains_like_the_per_parameter_rule(threads, lr_scales):
+    """SGD with Nesterov momentum, weight decay, a warm-up and cosine schedule, label smoothing,
+    per-parameter learning rates: the engine's flat in-place update against sgd_nesterov on each
+    array of model.loss's gradients."""
     rng = np.random.default_rng(6)
     data = {"X_train": rng.standard_normal((30, 3, 8, 8)), "y_train": rng.integers(10, size=30),
             "X_val": rng.standard_normal((10, 3, 8, 8)), "y_val": rng.integers(10, size=10)}
@@ -228,11 +229,16 @@ def test_the_engines_nesterov_with_weight_decay_trains_like_the_per_parameter_ru
                         reg=0.01, seed=7, label_smoothing=0.2)
         solver = Solver(model, data, update_rule="sgd_nesterov", num_epochs=2, batch_size=10, verbose=False,
                         optim_config={"learning_rate": 0.05, "momentum": 0.9, "weight_decay": 0.1},
-                        lr_schedule="cosine", warmup_epochs=1, seed=8, engine=engine, threads=threads)
+                        lr_schedule="cosine", warmup_epochs=1, seed=8, engine=engine, threads=threads,
+                        lr_scales=lr_scales)
+        before = {name: w.copy() for name, w in model.params.items()}
         solver.train()
         solvers.append(solver)
     off, on = solvers
     assert off.engine is None and on.engine is not None
+    if lr_scales:  # a factor of 0 freezes W1 (and its decay); the others moved
+        assert np.array_equal(on.model.params["W1"], before["W1"])
+        assert not np.array_equal(on.model.params["W3"], before["W3"])
     np.testing.assert_allclose(on.loss_history, off.loss_history, rtol=1e-9)
     for name in off.model.params:
         np.testing.assert_allclose(on.model.params[name], off.model.params[name], rtol=1e-8, atol=1e-12)

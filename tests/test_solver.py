@@ -117,6 +117,34 @@ def test_flip_test_time_augmentation_averages_an_image_and_its_mirror():
     assert solver.check_accuracy(X, np.array([0, 1, 0]), flip=True, batch_size=2) == 1.0
 
 
+def test_translate_test_time_augmentation_adds_shifted_mirrored_pairs():
+    """translate=1: half the plain pair's scores, a quarter each of the pairs shifted by one pixel
+    up-left and down-right, the border reflected (index arithmetic written out here)."""
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((2 * 5 * 6, 4))
+
+    class LinearScores:
+        params = {"unused": np.zeros(1)}
+
+        def loss(self, X, y=None):
+            return X.reshape(len(X), -1) @ weights
+    X = rng.standard_normal((40, 2, 5, 6))
+    reflect = lambda i, n: -i if i < 0 else 2 * (n - 1) - i if i >= n else i  # noqa: E731
+
+    def moved(X, d):
+        rows = [reflect(i - d, 5) for i in range(5)]
+        cols = [reflect(j - d, 6) for j in range(6)]
+        return X[:, :, rows][:, :, :, cols]
+    pair = lambda X: (LinearScores().loss(X) + LinearScores().loss(X[..., ::-1])) / 2  # noqa: E731
+    expected = pair(X) / 2 + (pair(moved(X, -1)) + pair(moved(X, 1))) / 4
+    y = expected.argmax(axis=1)
+    solver = Solver(LinearScores(), {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, engine="off")
+    assert solver.check_accuracy(X, y, flip=True, translate=1, batch_size=16) == 1.0
+    assert solver.check_accuracy(X, y, flip=True) < 1.0  # the shifted pairs changed some answers
+    with pytest.raises(ValueError, match="goes with flip=True"):
+        solver.check_accuracy(X, y, translate=1)
+
+
 def test_progress_bar_when_not_verbose(capsys):
     solver = Solver(small_model(), small_problem(), num_epochs=1, batch_size=20, verbose=False)
     solver.train()
@@ -214,3 +242,47 @@ def test_the_solver_asks_no_other_model_for_bn_state():
     solver = Solver(model, small_problem(), num_epochs=1, batch_size=10, verbose=False)
     solver.train()
     assert solver.best_bn_state == {} and len(solver.loss_history) == 4
+
+
+def test_lr_scales_set_each_parameters_rate_and_keep_its_decay():
+    """Per-parameter learning rates follow the schedule times their factor; sgd_nesterov's decay
+    per step (learning_rate * weight_decay) stays the same, and bad patterns are refused."""
+    seen = {}
+
+    def spy_nesterov(w, dw, config):
+        seen.setdefault(id(config), []).append((config["learning_rate"], config["weight_decay"]))
+        return optim.sgd_nesterov(w, dw, config)
+    solver = Solver(small_model(), small_problem(), num_epochs=2, batch_size=10, update_rule=spy_nesterov,
+                    optim_config={"learning_rate": 0.2, "weight_decay": 0.01}, lr_schedule="linear",
+                    lr_scales={"W3": 0.25, "b*": 4}, verbose=False, seed=0)
+    solver.train()
+    schedule = 0.2 * np.array([1 - t / 8 for t in range(8)])
+    for name, config in solver.optim_configs.items():
+        factor = {"W3": 0.25, "b1": 4, "b2": 4, "b3": 4}.get(name, 1.0)
+        rates, decays = np.array(seen[id(config)]).T
+        np.testing.assert_allclose(rates, factor * schedule, rtol=1e-12)
+        np.testing.assert_allclose(rates * decays, 0.01 * schedule, rtol=1e-12)
+    problem, config = small_problem(), {"learning_rate": 0.1}
+    for lr_scales, message in [({"V*": 2}, r"pattern 'V\*' matches no parameter; the model's are \['W1'"),
+                               ({"W*": 2, "W1": 3}, "parameter 'W1' matches two lr_scales patterns"),
+                               ({"b*": -1}, r"lr_scales\['b\*'\] must be a number >= 0, got -1")]:
+        with pytest.raises(ValueError, match=message):
+            Solver(small_model(), problem, optim_config=config, lr_scales=lr_scales)
+    with pytest.raises(ValueError, match="lr_scales scales optim_config"):
+        Solver(small_model(), problem, lr_scales={"W1": 2})
+
+
+def test_permutation_sampling_sees_every_image_once_per_epoch():
+    problem = small_problem(n=40)
+    seen = []
+    solver = Solver(small_model(), problem, num_epochs=3, batch_size=8, sampling="permutation",
+                    optim_config={"learning_rate": 0.0}, verbose=False, seed=0)
+    original = solver._next_minibatch
+    solver._next_minibatch = lambda: seen.append(original()) or seen[-1]
+    solver.train()
+    epochs = np.array(seen).reshape(3, -1)  # 5 minibatches of 8 per epoch
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(40))
+    assert not np.array_equal(epochs[0], epochs[1])  # a fresh shuffle each epoch
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        Solver(small_model(), problem, sampling="stratified")

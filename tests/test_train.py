@@ -225,3 +225,83 @@ def test_tta_flag_averages_the_test_scores_with_the_mirror_images(data_dir, tmp_
     assert metrics["test_acc"] == pytest.approx(float(np.mean(scores.argmax(axis=1) == data["y_test"])))
     assert metrics["test_acc_without_tta"] == pytest.approx(float(np.mean(model.loss(X).argmax(axis=1)
                                                                           == data["y_test"])))
+
+
+def test_lr_scale_and_sampling_flags(data_dir, tmp_path, capsys):
+    """--lr-scale reaches each parameter's rate (a fraction allowed, 0 freezes) and is a run setting."""
+    out = tmp_path / "run"
+    flags = ["--update-rule", "sgd_nesterov", "--learning-rate", "1e-2", "--lr-scale", "W2=1/4",
+             "--lr-scale", "W1=0", "--sampling", "permutation"]
+    metrics = run(data_dir, out, *CONVNET, *flags, "--tta", "--tta-translate", "1")
+    assert metrics["recipe"]["tta_translate"] == 1 and 0 <= metrics["test_acc_flip_only"] <= 1
+    assert metrics["recipe"]["lr_scale"] == {"W2": 0.25, "W1": 0.0}
+    assert metrics["recipe"]["sampling"] == "permutation"
+    configs = pickle.loads((out / "checkpoint_epoch_1.pkl").read_bytes())["optim_configs"]
+    assert configs["W2"]["learning_rate"] == pytest.approx(2.5e-3) and configs["b1"]["learning_rate"] == 1e-2
+    assert np.array_equal(load_checkpoint(out / "best_model.npz").model.params["W1"],
+                          train.build_model(train.parse_args(["--seed", "0", *CONVNET])).params["W1"])
+    with pytest.raises(SystemExit, match="used other settings: lr_scale was"):  # another setting
+        run(data_dir, out, *CONVNET, *flags[:-4], "--sampling", "permutation", "--resume", "--epochs", "2")
+    with pytest.raises(SystemExit):
+        train.parse_args([*CONVNET, "--tta-translate", "1"])
+    assert "--tta-translate goes with --tta" in capsys.readouterr().err
+    for bad in ("W1", "W1=x", "=2", "W1=-1", "W1=1/0"):
+        with pytest.raises(SystemExit):
+            train.parse_args([*CONVNET, "--lr-scale", bad])
+        assert "expected PATTERN=FACTOR" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="matches no parameter"):
+        run(data_dir, tmp_path / "nomatch", *CONVNET, "--update-rule", "sgd_nesterov", "--lr-scale", "gamma*=0")
+
+
+class ScoresTimes:
+    """A model whose scores are ``scale`` times ``model``'s, by the chain rule: the reference
+    --score-scale's equivalent form must train like."""
+
+    def __init__(self, model, last, scale):
+        self.model, self.last, self.scale = model, last, scale
+
+    @property
+    def params(self):
+        return self.model.params
+
+    @params.setter
+    def params(self, params):  # the Solver swaps in the best parameters at the end
+        self.model.params = params
+
+    def loss(self, X, y=None):
+        saved = {name: self.params[name] for name in self.last}
+        for name in self.last:
+            self.params[name] = saved[name] * self.scale
+        try:
+            result = self.model.loss(X, y)
+        finally:
+            self.params.update(saved)
+        if y is None:
+            return result
+        loss, grads = result
+        return loss, {**grads, **{name: grads[name] * self.scale for name in self.last}}
+
+
+def test_score_scale_trains_like_scores_times_the_scale(data_dir, tmp_path):
+    """--score-scale S, as built (initial last layer times S, its learning rate times S^2),
+    against a model whose scores are S times the plain one's, trained by the same SGD steps."""
+    flags = ["--data", data_dir, "--out", str(tmp_path), *SMALL_RUN, *CONVNET, "--dtype", "float64",
+             "--update-rule", "sgd_nesterov", "--learning-rate", "0.05", "--weight-decay", "0.1", "--reg", "0"]
+    scaled_args = train.parse_args([*flags, "--score-scale", "1/3"])
+    equivalent = train.build_model(scaled_args)
+    assert train.lr_scales(scaled_args, equivalent) == {"W2": 1 / 9, "b2": 1 / 9}
+    plain = train.build_model(train.parse_args(flags))
+    reference = ScoresTimes(plain, ["W2", "b2"], 1 / 3)
+    data, _ = train.load_data(scaled_args)
+    solvers = [Solver(model, data, update_rule="sgd_nesterov", engine="off", num_epochs=2, batch_size=20,
+                      optim_config={"learning_rate": 0.05, "weight_decay": 0.1}, seed=0, verbose=False,
+                      lr_scales=scales)
+               for model, scales in ((reference, None), (equivalent, train.lr_scales(scaled_args, equivalent)))]
+    for solver in solvers:
+        solver.train()
+    X = data["X_val"]
+    np.testing.assert_allclose(solvers[1].model.loss(X), reference.loss(X), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(reference.loss(X), plain.loss(X))  # the scale did change the scores
+    with pytest.raises(SystemExit, match="--lr-scale 'W\\*' also matches W2"):
+        run(data_dir, tmp_path / "both", *CONVNET, "--update-rule", "sgd_nesterov", "--score-scale", "0.5",
+            "--lr-scale", "W*=2")
