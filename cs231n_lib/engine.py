@@ -890,7 +890,9 @@ class TrainingEngine:
         """(True, "") when the engine's algorithm matches ``model.loss(X, y)``, else (False, what differs).
 
         Compares the scores, or the loss, every gradient and the BN running statistics, relative
-        to their size: ``|a - b| <= tolerance * max|b|`` (default 1e-7), in float64. A float32
+        to their size: ``|a - b| <= tolerance * max|b|`` (default 1e-7), in float64; a gradient
+        that is zero but for rounding (a BN's gamma whose scale the next BN removes, as with
+        identity-initialized convs) may also differ by ``ROUNDING_FLOOR`` (1e-12) of the largest gradient. A float32
         engine is checked through a float64 twin (``_float64_twin``) on float64 copies of the
         parameters and of the first ``CHECK_IMAGES`` images: in float32 the two paths differ by
         their rounding, which batch normalization's backward pass (a difference of large terms)
@@ -925,10 +927,13 @@ class TrainingEngine:
             pairs += [(f"gradient of {name}", got[1][name], expected[1][name]) for name in self.names]
             pairs += [(f"{key} of the BN after layer {stage.number}", after_engine[stage][key], after_model[stage][key])
                       for stage in self._bn_stages for key in ("running_mean", "running_var")]
+        largest_gradient = max((float(abs(b).max()) for what, _, b in pairs
+                                if what.startswith("gradient") and b.size), default=0.0)
         for what, a, b in pairs:
             scale = float(abs(b).max()) if b.size else 0.0
             error = float(abs(a - b).max()) if b.size else 0.0
-            if not error <= tolerance * max(scale, 1e-12):
+            floor = ROUNDING_FLOOR * largest_gradient if what.startswith("gradient") else 0.0
+            if not error <= max(tolerance * max(scale, 1e-12), floor):
                 return False, (f"{what}: the engine and model.loss differ by {error:.3g} "
                                f"(largest value {scale:.3g}, tolerance {tolerance:g} of it)")
         return True, ""
@@ -962,6 +967,9 @@ def _available_memory_bytes(xp):
 # the engine (its threads' shards, BN's exchange of sums) runs at any batch size, and float64
 # copies of a whole minibatch of a wide net would take gigabytes in the engine and model.loss.
 CHECK_IMAGES = 64
+# A gradient's rounding in float64 (~1e-16 per term, summed over many terms, with a wide margin)
+# as a fraction of the model's largest gradient: agrees_with_model's floor for zero gradients.
+ROUNDING_FLOOR = 1e-12
 
 
 @contextlib.contextmanager

@@ -56,10 +56,17 @@ _DEFAULTS = {
     "lr_schedule": "step",  # an addition: "step" (lr_decay each epoch, CS231n's), "linear" or "cosine"
     "warmup_epochs": 0,  # an addition: linear warm-up before a "linear" or "cosine" decay
     "sampling": "replacement",  # an addition: "replacement" (CS231n's) or "permutation" (each epoch)
+    "lookahead": False,  # an addition: airbench's weight averaging every LOOKAHEAD_EVERY steps
     "lr_scales": None,  # an addition: {name pattern: factor}, a learning rate per parameter
 }
 ENGINE_CHOICES = ("auto", "on", "off")
 SAMPLINGS = ("replacement", "permutation")
+# lookahead (airbench's, Jordan 2024): every LOOKAHEAD_EVERY steps the weights are pulled back to
+# a moving average of themselves, average = decay * average + (1 - decay) * weights, with a decay
+# of LOOKAHEAD_DECAY * progress ** 3 (progress: the fraction of training done), so that early
+# steps move freely and the last ones are averaged; the final weights are the average.
+LOOKAHEAD_EVERY = 5
+LOOKAHEAD_DECAY = 0.95 ** 5
 SCHEDULES = ("step", "linear", "cosine")
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -163,6 +170,9 @@ class Solver:
         if options["sampling"] not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {options['sampling']!r}")
         self.sampling = options["sampling"]
+        if not isinstance(options["lookahead"], bool):
+            raise ValueError(f"lookahead must be True or False, got {options['lookahead']!r}")
+        self.lookahead = options["lookahead"]
         self._shuffled = np.empty(0, dtype=np.intp)  # with "permutation": the images still to come
         self.engine = None
         self.engine_note = "not chosen yet (the first training step chooses)"
@@ -230,6 +240,7 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
+        self.lookahead_average = None  # with lookahead: the weights' moving average, once training starts
         self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
         for name, config in self.optim_configs.items():
             factor = self.lr_scale[name]
@@ -355,6 +366,8 @@ class Solver:
             train_acc, val_acc = self._record_accuracies()
             self._log(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
         warmup_iterations = min(round(self.warmup_epochs * iterations_per_epoch), num_iterations - 1)
+        if self.lookahead and self.lookahead_average is None:  # from the initial weights
+            self.lookahead_average = {name: w.copy() for name, w in self.model.params.items()}
         for t in range(first, num_iterations):
             if self.lr_schedule != "step":
                 rate = self.optim_config["learning_rate"] * schedule_factor(
@@ -362,6 +375,8 @@ class Solver:
                 for name, config in self.optim_configs.items():
                     config["learning_rate"] = rate * self.lr_scale[name]
             self._step()
+            if self.lookahead:
+                self._lookahead(t + 1, num_iterations)
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", refresh=False)
             if self.verbose and t % self.print_every == 0:
@@ -379,6 +394,18 @@ class Solver:
         bar.close()
         self.model.params = self.best_params
         restore_bn_state(self.model, self.best_bn_state)
+
+    def _lookahead(self, steps_done, num_iterations):
+        """After step ``steps_done`` (1-based): every LOOKAHEAD_EVERY steps and after the last,
+        average and pull the weights back to the average, in place (the engine's views stay)."""
+        params = self.model.params
+        if steps_done % LOOKAHEAD_EVERY and steps_done < num_iterations:
+            return
+        decay = LOOKAHEAD_DECAY * (steps_done / num_iterations) ** 3 if steps_done < num_iterations else 1.0
+        for name, w in params.items():
+            average = self.lookahead_average[name]
+            average += (1 - decay) * (w - average)
+            w[...] = average
 
     def _log(self, message):
         if self.verbose:
@@ -411,6 +438,8 @@ class Solver:
             "loss_history": self.loss_history,
             "train_acc_history": self.train_acc_history,
             "val_acc_history": self.val_acc_history,
+            "lookahead_average": None if self.lookahead_average is None else
+            {k: to_numpy(v) for k, v in self.lookahead_average.items()},
         }
         filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
         folder = os.path.dirname(os.path.abspath(filename))
@@ -449,6 +478,8 @@ class Solver:
                               for name, config in checkpoint["optim_configs"].items()}
         for key in ("epoch", "best_val_acc", "loss_history", "train_acc_history", "val_acc_history"):
             setattr(self, key, checkpoint[key])
+        average = checkpoint.get("lookahead_average")
+        self.lookahead_average = None if average is None else {k: to_device(v, xp) for k, v in average.items()}
 
 
 def bn_state(model):

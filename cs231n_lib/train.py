@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from .backend import BACKENDS, BackendUnavailableError, np, resolve_backend
 from .augment import flip_and_crop
 from .checkpoint import save_checkpoint
-from .classifiers import ConvNet, ThreeLayerConvNet
+from .classifiers import ConvNet, ThreeLayerConvNet, dirac_init
 from .optim import UPDATE_RULES
 from .solver import SAMPLINGS, SCHEDULES, Solver
 from .vis_utils import plot_filters, plot_history
@@ -37,7 +37,7 @@ from .vis_utils import plot_filters, plot_history
 # The settings that define a run; --resume refuses a run whose settings differ.
 RUN_SETTINGS = ("model", "spec", "augment", "crop_pad", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
                 "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
-                "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs", "lr_scale", "score_scale", "sampling")
+                "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs", "lr_scale", "score_scale", "sampling", "dirac_init", "lookahead")
 # Rules that take --momentum (and, sgd_nesterov only, --weight-decay).
 MOMENTUM_RULES = ("sgd_momentum", "sgd_nesterov")
 
@@ -119,6 +119,12 @@ def parse_args(argv=None):
                    help="for --model convnet: scores computed as this times the last layer's output "
                         "(e.g. 1/9), a gentler last layer, in its equivalent form: that layer's initial "
                         "weights times it, its learning rate times its square")
+    p.add_argument("--dirac-init", action="store_true",
+                   help="for --model convnet: each size-keeping conv starts as the identity on its "
+                        "first input-depth filters (classifiers.dirac_init)")
+    p.add_argument("--lookahead", action="store_true",
+                   help="every 5 steps pull the weights back to their moving average, which tightens "
+                        "towards the end; the final weights are the average (Solver's lookahead)")
     p.add_argument("--sampling", choices=SAMPLINGS, default="replacement",
                    help="replacement: each minibatch drawn at random (CS231n's); permutation: each "
                         "epoch a fresh shuffle, every image once")
@@ -160,8 +166,9 @@ def parse_args(argv=None):
     if args.weight_decay and args.update_rule != "sgd_nesterov":
         p.error(f"--weight-decay goes with --update-rule sgd_nesterov, not {args.update_rule} "
                 "(--reg is the loss's L2 term, for every rule)")
-    if args.score_scale != 1.0 and args.model != "convnet":
-        p.error("--score-scale is for --model convnet")
+    for flag, value in (("--score-scale", args.score_scale != 1.0), ("--dirac-init", args.dirac_init)):
+        if value and args.model != "convnet":
+            p.error(f"{flag} is for --model convnet")
     if args.score_scale == 0:
         p.error("--score-scale must be above 0")
     if args.label_smoothing and args.model != "convnet":
@@ -254,6 +261,8 @@ def build_model(args):
         model = ConvNet(args.spec, input_dim=(3, 32, 32), weight_scale=args.weight_scale, reg=args.reg,
                         dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed,
                         label_smoothing=args.label_smoothing)
+        if args.dirac_init:
+            dirac_init(model)
         if args.score_scale != 1.0:
             for name in last_layer_names(model):  # the equivalent form: lr_scales() does the rest
                 model.params[name] *= model.params[name].dtype.type(args.score_scale)
@@ -309,7 +318,7 @@ def main(argv=None):
                         checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
                         print_every=100, augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
                         engine=args.engine, threads=args.threads,
-                        lr_scales=lr_scales(args, model), sampling=args.sampling)
+                        lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     if checkpoint is not None:
@@ -335,7 +344,7 @@ def main(argv=None):
                    "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
                    "schedule": args.schedule, "warmup_epochs": args.warmup_epochs, "lr_decay": args.lr_decay,
                    "lr_scale": dict(args.lr_scale or ()), "score_scale": args.score_scale,
-                   "sampling": args.sampling,
+                   "sampling": args.sampling, "dirac_init": args.dirac_init, "lookahead": args.lookahead,
                    "augment": args.augment, "crop_pad": args.crop_pad if args.augment else None, "tta": args.tta,
                    "tta_translate": args.tta_translate},
     }

@@ -286,3 +286,47 @@ def test_permutation_sampling_sees_every_image_once_per_epoch():
     assert not np.array_equal(epochs[0], epochs[1])  # a fresh shuffle each epoch
     with pytest.raises(ValueError, match="sampling must be one of"):
         Solver(small_model(), problem, sampling="stratified")
+
+
+class ConstantSlope:
+    """loss(X, y): the gradient of every weight is 1, whatever the minibatch; scores 0."""
+
+    def __init__(self):
+        self.params = {"w": np.array([0.0, 10.0])}
+
+    def loss(self, X, y=None):
+        if y is None:
+            return np.zeros((len(X), 2))
+        return 0.0, {"w": np.ones(2)}
+
+
+def test_lookahead_averages_the_weights_every_5_steps_and_survives_a_resume(tmp_path):
+    """lookahead=True against the rule written out on floats: w -= lr each step; every 5th step
+    and the last, average += (1 - decay) * (w - average) and w = average, decay = 0.95^5 * p^3
+    (p the fraction done), 1 at the end; a run resumed from its epoch-1 checkpoint ends the same."""
+    problem = small_problem(n=40)  # 40 images, batch 8: 5 steps an epoch, 3 epochs = 15 steps
+
+    def solver(**kwargs):
+        return Solver(ConstantSlope(), problem, num_epochs=3, batch_size=8, update_rule="sgd",
+                      optim_config={"learning_rate": 0.1}, engine="off", verbose=False, seed=0, **kwargs)
+    w = average = 0.0
+    for step in range(1, 16):
+        w -= 0.1
+        if step % 5 == 0 or step == 15:
+            decay = 0.95 ** 5 * (step / 15) ** 3 if step < 15 else 1.0
+            average += (1 - decay) * (w - average)
+            w = average
+    averaged = solver(lookahead=True, checkpoint_name=str(tmp_path / "run"))
+    averaged.model.params["w"][...] = 0.0
+    averaged.train()
+    np.testing.assert_allclose(averaged.lookahead_average["w"], w, rtol=1e-12)
+    assert w != pytest.approx(-1.5)  # 15 plain steps of 0.1: the averaging did change the weights
+    import pickle
+    last = pickle.loads((tmp_path / "run_epoch_3.pkl").read_bytes())
+    np.testing.assert_allclose(last["params"]["w"], w, rtol=1e-12)  # the final weights are the average
+    resumed = solver(lookahead=True)
+    resumed.load_checkpoint(tmp_path / "run_epoch_1.pkl")
+    resumed.train()
+    np.testing.assert_allclose(resumed.lookahead_average["w"], averaged.lookahead_average["w"], rtol=1e-12)
+    with pytest.raises(ValueError, match="lookahead must be True or False"):
+        solver(lookahead="yes")

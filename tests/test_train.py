@@ -232,8 +232,10 @@ def test_lr_scale_and_sampling_flags(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     flags = ["--update-rule", "sgd_nesterov", "--learning-rate", "1e-2", "--lr-scale", "W2=1/4",
              "--lr-scale", "W1=0", "--sampling", "permutation"]
-    metrics = run(data_dir, out, *CONVNET, *flags, "--tta", "--tta-translate", "1")
+    metrics = run(data_dir, out, *CONVNET, *flags, "--tta", "--tta-translate", "1", "--lookahead")
     assert metrics["recipe"]["tta_translate"] == 1 and 0 <= metrics["test_acc_flip_only"] <= 1
+    assert metrics["recipe"]["lookahead"] is True
+    assert pickle.loads((out / "checkpoint_epoch_1.pkl").read_bytes())["lookahead_average"] is not None
     assert metrics["recipe"]["lr_scale"] == {"W2": 0.25, "W1": 0.0}
     assert metrics["recipe"]["sampling"] == "permutation"
     configs = pickle.loads((out / "checkpoint_epoch_1.pkl").read_bytes())["optim_configs"]
@@ -241,7 +243,10 @@ def test_lr_scale_and_sampling_flags(data_dir, tmp_path, capsys):
     assert np.array_equal(load_checkpoint(out / "best_model.npz").model.params["W1"],
                           train.build_model(train.parse_args(["--seed", "0", *CONVNET])).params["W1"])
     with pytest.raises(SystemExit, match="used other settings: lr_scale was"):  # another setting
-        run(data_dir, out, *CONVNET, *flags[:-4], "--sampling", "permutation", "--resume", "--epochs", "2")
+        run(data_dir, out, *CONVNET, *flags[:-4], "--sampling", "permutation", "--tta", "--tta-translate", "1",
+            "--lookahead", "--resume", "--epochs", "2")
+    dirac = train.build_model(train.parse_args([*CONVNET, "--dirac-init"]))
+    assert np.array_equal(dirac.params["W1"][:3, :, 1, 1], np.eye(3))
     with pytest.raises(SystemExit):
         train.parse_args([*CONVNET, "--tta-translate", "1"])
     assert "--tta-translate goes with --tta" in capsys.readouterr().err
