@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from cs231n_lib import notebook_utils, optim, train
+from cs231n_lib.checkpoint import load_checkpoint
 from cs231n_lib.backend import get_array_module, np, resolve_backend, to_device, to_numpy
 from cs231n_lib.classifiers import ConvNet, ThreeLayerConvNet
 from cs231n_lib.engine import TrainingEngine
@@ -163,6 +164,28 @@ def test_the_training_command_runs_on_the_device(cp, tmp_path):
                           "--spec", "CONV3-4 -> RELU -> POOL2 -> FC", "--augment", "--normalize", "--num-train", "40",
                           "--num-val", "10", "--num-test", "10", "--batch-size", "20"])
     assert metrics["backend"] == cp.__name__  # auto picks the device
+
+
+def test_the_90_percent_recipes_options_train_on_the_device_as_on_numpy(cp, tmp_path):
+    """Every option of the recipe (docs/training.md) at once, on a tiny BN net: the device run
+    ends with the parameters and accuracies of the NumPy run."""
+    data = str(write_batches(tmp_path / "data" / "cifar-10-batches-py"))
+    recipe = ["--data", data, "--model", "convnet", "--dtype", "float64", "--num-train", "40", "--num-val", "10",
+              "--num-test", "10", "--batch-size", "10", "--epochs", "2",
+              "--spec", "CONV3-4 -> BN -> RELU -> CONV3-4 -> BN -> RELU -> POOL2 -> FC", "--normalize",
+              "--augment", "--crop-pad", "2", "--dirac-init", "--score-scale", "1/9", "--reg", "0",
+              "--update-rule", "sgd_nesterov", "--learning-rate", "0.5", "--momentum", "0.85",
+              "--weight-decay", "0.01", "--lr-scale", "gamma*=0", "--lr-scale", "beta*=64",
+              "--label-smoothing", "0.2", "--schedule", "linear", "--warmup-epochs", "1",
+              "--sampling", "permutation", "--lookahead", "--tta", "--tta-translate", "1"]
+    runs = {backend: train.main([*recipe, "--backend", backend, "--out", str(tmp_path / backend)])
+            for backend in ("numpy", "cupy")}
+    assert runs["cupy"]["backend"] == cp.__name__ and runs["cupy"]["engine"].startswith("on")
+    for key in ("final_train_acc", "best_val_acc", "test_acc", "test_acc_flip_only", "test_acc_without_tta"):
+        assert runs["cupy"][key] == runs["numpy"][key], key
+    saved = {backend: load_checkpoint(tmp_path / backend / "best_model.npz").model.params for backend in runs}
+    for name, value in saved["numpy"].items():
+        np.testing.assert_allclose(saved["cupy"][name], value, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 # ----------------------------------------------------------------------------- the training notebook
