@@ -1,14 +1,19 @@
 """The 90%-in-30-minutes recipe's training step, the engine against PyTorch CPU eager, side by side.
 
-One net, written once as a kit spec: ours is ``ConvNet(spec)`` trained by the engine (the
+The recipe is read from ``train.RECIPE_90`` (the command of docs/training.md): its net, built by
+``train.build_model`` (identity-initialized convs, the last layer scaled), its batch, its
+augmentation and its optimizer settings. Ours is that ``ConvNet`` trained by the engine (the
 Solver's path); PyTorch's is built FROM THE SAME SPEC by ``torch_net`` (one function maps each
 spec layer to its torch module) and starts from our initial weights, so the two nets are the same
 by construction (the script checks their scores agree before timing). Both take the same
 minibatches, the same augmentation (``augment.flip_and_crop`` on the host, inside the timed
-step for both), SGD with Nesterov momentum and decoupled weight decay (ours:
-``optim.sgd_nesterov`` in place; PyTorch: ``torch.optim.SGD(nesterov=True)`` after the same
-``p *= 1 - lr * weight_decay``), label smoothing in the softmax loss and a warm-up then linear
-decay of the learning rate (``solver.schedule_factor``), set at every step on both sides.
+step for both), SGD with Nesterov momentum and decoupled weight decay with the recipe's
+per-parameter learning rates (ours: ``optim.sgd_nesterov`` in place on the Solver's
+``per_parameter_configs``; PyTorch: ``torch.optim.SGD(nesterov=True)``, one parameter group per
+parameter, after the same ``p *= 1 - lr * weight_decay``), label smoothing in the softmax loss and
+the warm-up then linear decay of the learning rate (``solver.schedule_factor``), set at every
+step on both sides. Not timed: lookahead's averaging every 5 steps (two passes over 0.56 M
+parameters, under a millisecond) and the evaluations.
 
 Timed: ``--steps`` training steps per call, at 1 and 2 threads in the same run (ours: the
 engine's threads, one BLAS thread each; PyTorch: ``torch.set_num_threads``), each figure a
@@ -22,9 +27,8 @@ engine's per-stage timers (forward and backward of each fused stage, the update)
     .venv/bin/python bench/bench_recipe.py --batch 256 --steps 2 --repeats 3   # a short setting
     .venv/bin/python bench/bench_recipe.py --spec "CONV3-64 -> BN -> RELU -> POOL2 -> ... -> FC"
 
-BN: ``torch_net`` maps the spec's BN (a layer_spec ``BatchNorm``, issue 18's batch-norm branch)
-to ``BatchNorm2d``/``BatchNorm1d`` with the CONV/FC before it bias-free, as our ConvNet does; the
-default spec has no BN until that branch is merged.
+BN: ``torch_net`` maps the spec's BN to ``BatchNorm2d``/``BatchNorm1d`` with the CONV/FC before
+it bias-free, as our ConvNet does.
 """
 
 import argparse
@@ -39,29 +43,31 @@ import torch
 from common import ROOT, gemm_peak_gflops, limit_threads, paired_median_seconds, report
 
 sys.path.insert(0, str(ROOT))
-from cs231n_lib import layer_spec, optim  # noqa: E402
+from cs231n_lib import layer_spec, optim, train  # noqa: E402
 from cs231n_lib.architecture import summarize  # noqa: E402
 from cs231n_lib.augment import flip_and_crop  # noqa: E402
-from cs231n_lib.classifiers import ConvNet  # noqa: E402
 from cs231n_lib.classifiers.convnet import volume_shapes  # noqa: E402
 from cs231n_lib.engine import ConvStage, TrainingEngine  # noqa: E402
-from cs231n_lib.solver import schedule_factor  # noqa: E402
+from cs231n_lib.solver import lr_scale_of_each_parameter, per_parameter_configs, schedule_factor  # noqa: E402
 
-# airbench93's layout (Jordan 2024: blocks of 64, 128, 128 channels, each CONV -> POOL -> ...
-# -> CONV at the pooled size) without its whitening layer and, until the BN branch is merged,
-# without batch normalization; ReLU for GELU, a 2x2 pool and FC-10 for its 3x3 pool and linear.
-RECIPE = ("CONV3-64 -> POOL2 -> RELU -> CONV3-64 -> RELU -> CONV3-128 -> POOL2 -> RELU -> CONV3-128 -> RELU "
-          "-> CONV3-128 -> POOL2 -> RELU -> CONV3-128 -> RELU -> POOL2 -> FC")
+RECIPE = train.parse_args(list(train.RECIPE_90))  # the recipe's settings, as the command reads them
 TRAIN_IMAGES = 49_000
-HYPER = {"learning_rate": 0.02, "momentum": 0.9, "weight_decay": 5e-4}
-LABEL_SMOOTHING = 0.2
-SCHEDULE = ("linear", 1)  # the kind and the warm-up in epochs of the recipe (docs/training.md)
+
+
+def recipe_model(spec):
+    """The recipe's ConvNet for ``spec`` (its initialization: identity convs, the scaled last layer)
+    and each parameter's config: name -> the update rule's settings."""
+    args = train.parse_args([*train.RECIPE_90, "--spec", spec])
+    model = train.build_model(args)
+    scale = lr_scale_of_each_parameter(list(model.params), train.lr_scales(args, model))
+    return model, per_parameter_configs(train.optim_config(args), scale), scale
 
 
 # ----------------------------------------------------------------------------- the same net twice
 
-def torch_net(model):
-    """``model``'s layers (a kit ConvNet) as a torch.nn.Sequential holding the same weights.
+def torch_net(model, with_names=False):
+    """``model``'s layers (a kit ConvNet) as a torch.nn.Sequential holding the same weights
+    (and, with_names, also name -> its torch parameter: W1 -> the first conv's weight, ...).
 
     CONV -> Conv2d (bias only when the ConvNet has one: not before BN), POOL -> MaxPool2d /
     AvgPool2d, RELU -> ReLU, BN -> BatchNorm2d after a CONV, BatchNorm1d after an FC (eps and
@@ -69,8 +75,7 @@ def torch_net(model):
     (our W is (D, units), torch's weight its transpose).
     """
     nn = torch.nn
-    batch_norm = getattr(layer_spec, "BatchNorm", None)  # the BN branch's layer, once merged
-    modules, shape, flat = [], model.input_dim, False
+    modules, shape, flat, names = [], model.input_dim, False, {}
     for position, (layer, out_shape) in enumerate(zip(model.layers, volume_shapes(model.layers, model.input_dim))):
         number = model.param_index.get(position)
         W = model.params.get(f"W{number}")
@@ -80,6 +85,7 @@ def torch_net(model):
                              dilation=layer.dilation, bias=b is not None)
             _copy(conv, W, b)
             modules.append(conv)
+            names.update({f"W{number}": conv.weight, f"b{number}": conv.bias})
         elif isinstance(layer, layer_spec.Pool):
             if layer.kind not in ("max", "avg"):
                 raise ValueError(f"{layer.name}: PyTorch has no {layer.kind} pool module")
@@ -87,8 +93,12 @@ def torch_net(model):
             modules.append(pool(layer.size, stride=layer.stride))
         elif isinstance(layer, layer_spec.Relu):
             modules.append(nn.ReLU())
-        elif batch_norm is not None and isinstance(layer, batch_norm):
-            modules.append((nn.BatchNorm1d if flat else nn.BatchNorm2d)(shape[0], eps=1e-5, momentum=0.1))
+        elif isinstance(layer, layer_spec.BatchNorm):
+            number = model.bn_index[position]
+            norm = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(shape[0], eps=1e-5, momentum=0.1)
+            _copy(norm, model.params[f"gamma{number}"], model.params[f"beta{number}"])
+            modules.append(norm)
+            names.update({f"gamma{number}": norm.weight, f"beta{number}": norm.bias})
         elif isinstance(layer, layer_spec.FC):
             if not flat:
                 modules.append(nn.Flatten())
@@ -96,10 +106,12 @@ def torch_net(model):
             linear = nn.Linear(math.prod(shape), layer.units, bias=b is not None)
             _copy(linear, W.T, b)
             modules.append(linear)
+            names.update({f"W{number}": linear.weight, f"b{number}": linear.bias})
         else:
             raise ValueError(f"layer {position + 1} ({layer.name}) has no PyTorch mapping here")
         shape = out_shape
-    return nn.Sequential(*modules)
+    net = nn.Sequential(*modules)
+    return (net, {name: names[name] for name in model.params}) if with_names else net
 
 
 def _copy(module, W, b):
@@ -119,49 +131,53 @@ class Recipe:
         self.batches = [(rng.standard_normal((batch, 3, 32, 32), dtype=np.float32), rng.integers(10, size=batch))
                         for _ in range(steps)]
         self.steps_per_epoch = max(TRAIN_IMAGES // batch, 1)  # as the Solver counts an epoch
-        self.total = 10 * self.steps_per_epoch  # a 10-epoch run: the learning rate of step t
-        self.warmup = SCHEDULE[1] * self.steps_per_epoch
+        self.total = RECIPE.epochs * self.steps_per_epoch  # the learning rate of step t of a whole run
+        self.warmup = round(RECIPE.warmup_epochs * self.steps_per_epoch)
 
     def learning_rate(self, t):
-        return HYPER["learning_rate"] * schedule_factor(SCHEDULE[0], t % self.total, self.total, self.warmup)
+        return RECIPE.learning_rate * schedule_factor(RECIPE.schedule, t % self.total, self.total, self.warmup)
+
+    def augment(self, X, rng):
+        return flip_and_crop(X, rng, pad=RECIPE.crop_pad)
 
 
 def engine_steps(spec, recipe, threads):
-    model = ConvNet(spec, input_dim=(3, 32, 32), seed=0, label_smoothing=LABEL_SMOOTHING)
+    model, configs, scale = recipe_model(spec)
     engine = TrainingEngine(model, threads=threads)
-    configs = {name: dict(HYPER) for name in model.params}
     rng, counter = np.random.default_rng(1), [0]
 
     def run():
         for X, y in recipe.batches:
             rate = recipe.learning_rate(counter[0])
-            for config in configs.values():
-                config["learning_rate"] = rate
-            engine.loss(flip_and_crop(X, rng), y)
+            for name, config in configs.items():
+                config["learning_rate"] = rate * scale[name]
+            engine.loss(recipe.augment(X, rng), y)
             engine.update_in_place(optim.sgd_nesterov, configs)
             counter[0] += 1
     return run, engine
 
 
 def torch_steps(spec, recipe):
-    model = ConvNet(spec, input_dim=(3, 32, 32), seed=0)
-    net = torch_net(model)
-    optimizer = torch.optim.SGD(net.parameters(), lr=HYPER["learning_rate"], momentum=HYPER["momentum"],
-                                nesterov=True)
+    model, configs, scale = recipe_model(spec)
+    net, torch_params = torch_net(model, with_names=True)
+    groups = [{"params": [torch_params[name]], "name": name} for name in model.params]
+    optimizer = torch.optim.SGD(groups, lr=RECIPE.learning_rate, momentum=RECIPE.momentum, nesterov=True)
     rng, counter = np.random.default_rng(1), [0]
 
     def run():
         for X, y in recipe.batches:
             rate = recipe.learning_rate(counter[0])
             for group in optimizer.param_groups:
-                group["lr"] = rate
+                group["lr"] = rate * scale[group["name"]]
             optimizer.zero_grad(set_to_none=True)
-            scores = net(torch.from_numpy(flip_and_crop(X, rng)))
-            loss = torch.nn.functional.cross_entropy(scores, torch.from_numpy(y), label_smoothing=LABEL_SMOOTHING)
+            scores = net(torch.from_numpy(recipe.augment(X, rng)))
+            loss = torch.nn.functional.cross_entropy(scores, torch.from_numpy(y),
+                                                     label_smoothing=RECIPE.label_smoothing)
             loss.backward()
-            with torch.no_grad():  # decoupled weight decay, as optim.sgd_nesterov
-                for p in net.parameters():
-                    p.mul_(1 - rate * HYPER["weight_decay"])
+            with torch.no_grad():  # decoupled weight decay, as optim.sgd_nesterov: lr * weight_decay per step
+                for group in optimizer.param_groups:
+                    config = configs[group["name"]]
+                    group["params"][0].mul_(1 - group["lr"] * config.get("weight_decay", 0.0))
             optimizer.step()
             counter[0] += 1
     return run, net
@@ -169,7 +185,7 @@ def torch_steps(spec, recipe):
 
 def check_same_net(spec):
     """Our scores and PyTorch's on one batch, before any step: the mapping is right or this stops."""
-    model = ConvNet(spec, input_dim=(3, 32, 32), seed=0)
+    model, _, _ = recipe_model(spec)
     X = np.random.default_rng(2).standard_normal((4, 3, 32, 32), dtype=np.float32)
     ours = TrainingEngine(model).loss(X)
     with torch.no_grad():
@@ -247,8 +263,8 @@ def markdown_profile(title, rows, step_seconds):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", default=RECIPE)
-    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--spec", default=RECIPE.spec)
+    parser.add_argument("--batch", type=int, default=RECIPE.batch_size)
     parser.add_argument("--steps", type=int, default=3, help="training steps per timed call")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", default="1,2", help="thread counts, timed in this order")
@@ -257,7 +273,7 @@ def main(argv=None):
     load_before = os.getloadavg()
     error = check_same_net(args.spec)
     recipe = Recipe(args.batch, args.steps)
-    model = ConvNet(args.spec, input_dim=(3, 32, 32), seed=0)
+    model, _, _ = recipe_model(args.spec)
     # A training step's work: forward, input gradient and weight gradient, about 3x the forward's.
     step_gflop = 3 * summarize(model.spec).flops * args.batch / 1e9
     rows = []
@@ -283,9 +299,10 @@ def main(argv=None):
     load_after = os.getloadavg()
     notes = (f"Spec: `{model.spec}` (parameters: {sum(v.size for v in model.params.values()):,}). "
              f"Same net in PyTorch built from the spec by `torch_net` (scores agree to {error:.1e} relative). "
-             f"Batch {args.batch}, flip + 4-pixel crop on the host, SGD Nesterov (momentum {HYPER['momentum']}, "
-             f"decoupled weight decay {HYPER['weight_decay']}), label smoothing {LABEL_SMOOTHING}, linear warm-up "
-             f"and decay set every step. Epoch = {recipe.steps_per_epoch} steps of {TRAIN_IMAGES:,} images "
+             f"The recipe's settings (`train.RECIPE_90`): batch {args.batch}, flip + {RECIPE.crop_pad}-pixel crop "
+             f"on the host, SGD Nesterov (momentum {RECIPE.momentum}, decoupled weight decay {RECIPE.weight_decay}, "
+             f"per-parameter rates {dict(RECIPE.lr_scale)} and the last layer's {RECIPE.score_scale ** 2:.4f}), "
+             f"label smoothing {RECIPE.label_smoothing}, linear warm-up and decay set every step. Epoch = {recipe.steps_per_epoch} steps of {TRAIN_IMAGES:,} images "
              f"(training steps only: no evaluation); a step is about {step_gflop:.0f} GFLOP (3x the forward's "
              f"multiply-adds x 2); GEMM peak: NumPy's float32 2048x2048 matmul at the same threads, measured right "
              f"after. Medians of {args.repeats} rounds of {args.steps} steps each, "

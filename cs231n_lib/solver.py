@@ -90,6 +90,46 @@ def schedule_factor(schedule, iteration, num_iterations, warmup_iterations=0):
     raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
 
 
+def lr_scale_of_each_parameter(names, lr_scales):
+    """name -> the factor of its learning rate under ``lr_scales`` (the Solver's: fnmatch
+    patterns -> factors), 1.0 for the names no pattern matches. Raises ValueError for a pattern
+    that matches no name, a name two patterns match, or a factor that is not a number >= 0."""
+    scale = dict.fromkeys(names, 1.0)
+    if not lr_scales:
+        return scale
+    if not isinstance(lr_scales, dict):
+        raise TypeError(f"lr_scales must be a dict of name patterns to factors, got {lr_scales!r}")
+    matched_by = {}
+    for pattern, factor in lr_scales.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ValueError(f"lr_scales[{pattern!r}] must be a number >= 0, got {factor!r}")
+        matches = fnmatch.filter(names, pattern)
+        if not matches:
+            raise ValueError(f"lr_scales pattern {pattern!r} matches no parameter; the model's are {names}")
+        for name in matches:
+            if name in matched_by:
+                raise ValueError(f"parameter {name!r} matches two lr_scales patterns, "
+                                 f"{matched_by[name]!r} and {pattern!r}")
+            matched_by[name] = pattern
+            scale[name] = float(factor)
+    return scale
+
+
+def per_parameter_configs(optim_config, lr_scale):
+    """name -> a copy of ``optim_config`` whose learning rate is times ``lr_scale[name]``
+    (the Solver's ``lr_scales``) and whose ``weight_decay`` is divided by it, so that
+    sgd_nesterov's decay per step, learning_rate * weight_decay, stays the same; a factor of 0
+    freezes the parameter, decay included."""
+    configs = {}
+    for name, factor in lr_scale.items():
+        config = configs[name] = dict(optim_config)
+        if factor != 1.0:
+            config["learning_rate"] *= factor
+            if factor and config.get("weight_decay"):
+                config["weight_decay"] /= factor
+    return configs
+
+
 class Solver:
     """Trains ``model`` on ``data``; see the module docstring.
 
@@ -199,29 +239,9 @@ class Solver:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} scales optim_config['learning_rate']: give one")
 
     def _lr_scale_of_each_parameter(self, lr_scales):
-        """name -> the factor of its learning rate (1.0 for parameters no pattern matches)."""
-        names = list(self.model.params)
-        scale = dict.fromkeys(names, 1.0)
-        if not lr_scales:
-            return scale
-        if not isinstance(lr_scales, dict):
-            raise TypeError(f"lr_scales must be a dict of name patterns to factors, got {lr_scales!r}")
-        if "learning_rate" not in self.optim_config:
+        if lr_scales and "learning_rate" not in self.optim_config:
             raise ValueError("lr_scales scales optim_config['learning_rate']: give one")
-        matched_by = {}
-        for pattern, factor in lr_scales.items():
-            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
-                raise ValueError(f"lr_scales[{pattern!r}] must be a number >= 0, got {factor!r}")
-            matches = fnmatch.filter(names, pattern)
-            if not matches:
-                raise ValueError(f"lr_scales pattern {pattern!r} matches no parameter; the model's are {names}")
-            for name in matches:
-                if name in matched_by:
-                    raise ValueError(f"parameter {name!r} matches two lr_scales patterns, "
-                                     f"{matched_by[name]!r} and {pattern!r}")
-                matched_by[name] = pattern
-                scale[name] = float(factor)
-        return scale
+        return lr_scale_of_each_parameter(list(self.model.params), lr_scales)
 
     @staticmethod
     def _find_update_rule(rule):
@@ -241,13 +261,7 @@ class Solver:
         self.train_acc_history = []
         self.val_acc_history = []
         self.lookahead_average = None  # with lookahead: the weights' moving average, once training starts
-        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
-        for name, config in self.optim_configs.items():
-            factor = self.lr_scale[name]
-            if factor != 1.0:
-                config["learning_rate"] *= factor
-                if factor and config.get("weight_decay"):
-                    config["weight_decay"] /= factor  # the decay per step is learning_rate * weight_decay
+        self.optim_configs = per_parameter_configs(self.optim_config, self.lr_scale)
 
     @property
     def xp(self):

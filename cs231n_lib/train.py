@@ -38,6 +38,20 @@ from .vis_utils import plot_filters, plot_history
 RUN_SETTINGS = ("model", "spec", "augment", "crop_pad", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
                 "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
                 "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs", "lr_scale", "score_scale", "sampling", "dirac_init", "lookahead")
+# The recipe of docs/training.md (issue 18: 90% on CIFAR-10 in 30 minutes on two cores), the one
+# place it is written down: the docs' command (tests/test_train.py checks they agree) and
+# bench/bench_recipe.py read it from here. Add --seed S --out DIR to run it.
+RECIPE_90 = (
+    "--model", "convnet", "--spec",
+    "CONV3-64 -> BN -> RELU -> POOL2 -> CONV3-64 -> BN -> RELU -> CONV3-128 -> BN -> RELU -> POOL2 -> "
+    "CONV3-128 -> BN -> RELU -> CONV3-128 -> BN -> RELU -> POOL2 -> CONV3-128 -> BN -> RELU -> POOL2 -> FC",
+    "--weight-scale", "he", "--dirac-init", "--score-scale", "1/9", "--normalize", "--augment", "--crop-pad", "2",
+    "--reg", "0", "--update-rule", "sgd_nesterov", "--learning-rate", "0.75", "--momentum", "0.85",
+    "--weight-decay", "0.0089", "--lr-scale", "gamma*=0", "--lr-scale", "beta*=64", "--label-smoothing", "0.2",
+    "--schedule", "linear", "--warmup-epochs", "2", "--sampling", "permutation", "--lookahead",
+    "--batch-size", "512", "--epochs", "10", "--tta", "--tta-translate", "1", "--num-test", "10000",
+    "--threads", "2",
+)
 # Rules that take --momentum (and, sgd_nesterov only, --weight-decay).
 MOMENTUM_RULES = ("sgd_momentum", "sgd_nesterov")
 
