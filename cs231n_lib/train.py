@@ -35,9 +35,10 @@ from .solver import SAMPLINGS, SCHEDULES, Solver
 from .vis_utils import plot_filters, plot_history
 
 # The settings that define a run; --resume refuses a run whose settings differ.
-RUN_SETTINGS = ("model", "spec", "augment", "crop_pad", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
-                "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
-                "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs", "lr_scale", "score_scale", "sampling", "dirac_init", "lookahead")
+RUN_SETTINGS = ("model", "spec", "augment", "crop_pad", "normalize", "num_filters", "filter_size", "hidden_dim",
+                "weight_scale", "reg", "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train",
+                "num_val", "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule",
+                "warmup_epochs", "lr_scale", "score_scale", "sampling", "dirac_init", "lookahead")
 # The recipe of docs/training.md (issue 18: 90% on CIFAR-10 in 30 minutes on two cores), the one
 # place it is written down: the docs' command (tests/test_train.py checks they agree) and
 # bench/bench_recipe.py read it from here. Add --seed S --out DIR to run it.
@@ -330,7 +331,8 @@ def main(argv=None):
                         lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
                         num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                         checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
-                        print_every=100, augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
+                        print_every=100,
+                        augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
                         engine=args.engine, threads=args.threads,
                         lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
     except ValueError as error:
