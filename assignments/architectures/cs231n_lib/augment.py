@@ -38,3 +38,14 @@ def random_crop(X, rng, pad=4):
 def flip_and_crop(X, rng, pad=4):
     """The usual CIFAR-10 augmentation: a random flip, then a random crop of a padded image."""
     return random_crop(random_flip(X, rng), rng, pad)
+
+
+def shifted(X, dy, dx):
+    """Each image moved down by ``dy`` and right by ``dx`` pixels (negative: up, left), the
+    uncovered border filled by reflection, as a test-time copy. X: (N, C, H, W) -> same shape."""
+    N, C, H, W = X.shape
+    if not (abs(dy) < H and abs(dx) < W):
+        raise ValueError(f"a shift of ({dy}, {dx}) pixels needs images larger than {H}x{W}")
+    py, px = abs(dy), abs(dx)
+    padded = np.pad(X, ((0, 0), (0, 0), (py, py), (px, px)), mode="reflect")
+    return np.ascontiguousarray(padded[:, :, py - dy:py - dy + H, px - dx:px - dx + W])

@@ -834,9 +834,10 @@ class TrainingEngine:
 
         configs: name -> the rule's config (the Solver's per-parameter configs). Their state
         arrays become views of the engine's flat state buffers (so checkpoints still hold one
-        array per parameter) and Adam's ``t`` advances. Returns False, changing nothing, when
-        the rule has no in-place version (``optim.IN_PLACE_RULES``) or the configs'
-        hyperparameters differ (then update each parameter with the rule itself).
+        array per parameter) and Adam's ``t`` advances. Parameters whose hyperparameters differ
+        (a per-parameter learning rate: the Solver's ``lr_scales``) are updated each with its own;
+        each thread takes one slice of the flat buffers whatever their groups. Returns False,
+        changing nothing, when the rule has no in-place version (``optim.IN_PLACE_RULES``).
         Call right after ``loss(X, y)``: it uses the gradients of that call.
         """
         if rule not in IN_PLACE_RULES:
@@ -845,9 +846,6 @@ class TrainingEngine:
         filled = {name: _with_defaults(rule.__name__, configs[name], defaults, self.param_views[name])
                   for name in self.names}
         keys = [key for key in defaults if key not in state_keys]  # hyperparameters (and Adam's t)
-        first = filled[self.names[0]]
-        if any(tuple(c[k] for k in keys) != tuple(first[k] for k in keys) for c in filled.values()):
-            return False
         if self._state.get(rule) is None:
             shapes = {name: view.shape for name, view in self.param_views.items()}
             self._state[rule] = {key: self._flat_buffer(shapes) for key in state_keys}
@@ -857,13 +855,27 @@ class TrainingEngine:
                 if config[key] is not views[name]:
                     views[name][...] = config[key]
                     config[key] = views[name]
+        # Runs of neighbouring parameters with the same hyperparameters: (start, end, values).
+        groups, start = [], 0
+        for name in self.names:
+            end = start + self.param_views[name].size
+            values = {k: filled[name][k] for k in keys}
+            if groups and groups[-1][2] == values:
+                groups[-1] = (groups[-1][0], end, values)
+            else:
+                groups.append((start, end, values))
+            start = end
         grad_flat = self.grad_views[0][0]
 
-        def chunk(a, b):
-            config = {k: first[k] for k in keys} | {key: flat[a:b] for key, (flat, _) in state.items()}
-            return lambda: in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
-        self._parallel([chunk(a, b) for a, b in self._slices()])
-        if "t" in keys:  # in_place advanced the chunks' copies of the step count
+        def update(a, b, values):
+            config = values | {key: flat[a:b] for key, (flat, _) in state.items()}
+            in_place(self.param_flat[a:b], grad_flat[a:b], config, self._scratch[a:b])
+
+        def thread_task(lo, hi):
+            pieces = [(max(a, lo), min(b, hi), values) for a, b, values in groups if a < hi and b > lo]
+            return lambda: [update(*piece) for piece in pieces]
+        self._parallel([thread_task(lo, hi) for lo, hi in self._slices()])
+        if "t" in keys:  # in_place advanced the pieces' copies of the step count
             for config in filled.values():
                 config["t"] += 1
         return True
@@ -878,7 +890,9 @@ class TrainingEngine:
         """(True, "") when the engine's algorithm matches ``model.loss(X, y)``, else (False, what differs).
 
         Compares the scores, or the loss, every gradient and the BN running statistics, relative
-        to their size: ``|a - b| <= tolerance * max|b|`` (default 1e-7), in float64. A float32
+        to their size: ``|a - b| <= tolerance * max|b|`` (default 1e-7), in float64; a gradient
+        that is zero but for rounding (a BN's gamma whose scale the next BN removes, as with
+        identity-initialized convs) may also differ by ``ROUNDING_FLOOR`` (1e-12) of the largest gradient. A float32
         engine is checked through a float64 twin (``_float64_twin``) on float64 copies of the
         parameters and of the first ``CHECK_IMAGES`` images: in float32 the two paths differ by
         their rounding, which batch normalization's backward pass (a difference of large terms)
@@ -913,10 +927,13 @@ class TrainingEngine:
             pairs += [(f"gradient of {name}", got[1][name], expected[1][name]) for name in self.names]
             pairs += [(f"{key} of the BN after layer {stage.number}", after_engine[stage][key], after_model[stage][key])
                       for stage in self._bn_stages for key in ("running_mean", "running_var")]
+        largest_gradient = max((float(abs(b).max()) for what, _, b in pairs
+                                if what.startswith("gradient") and b.size), default=0.0)
         for what, a, b in pairs:
             scale = float(abs(b).max()) if b.size else 0.0
             error = float(abs(a - b).max()) if b.size else 0.0
-            if not error <= tolerance * max(scale, 1e-12):
+            floor = ROUNDING_FLOOR * largest_gradient if what.startswith("gradient") else 0.0
+            if not error <= max(tolerance * max(scale, 1e-12), floor):
                 return False, (f"{what}: the engine and model.loss differ by {error:.3g} "
                                f"(largest value {scale:.3g}, tolerance {tolerance:g} of it)")
         return True, ""
@@ -950,6 +967,9 @@ def _available_memory_bytes(xp):
 # the engine (its threads' shards, BN's exchange of sums) runs at any batch size, and float64
 # copies of a whole minibatch of a wide net would take gigabytes in the engine and model.loss.
 CHECK_IMAGES = 64
+# A gradient's rounding in float64 (~1e-16 per term, summed over many terms, with a wide margin)
+# as a fraction of the model's largest gradient: agrees_with_model's floor for zero gradients.
+ROUNDING_FLOOR = 1e-12
 
 
 @contextlib.contextmanager

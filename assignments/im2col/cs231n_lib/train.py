@@ -15,6 +15,9 @@ per epoch (to --resume), ``config.json``, ``metrics.json``
 """
 
 import argparse
+import fnmatch
+import fractions
+import functools
 import json
 import pathlib
 import re
@@ -26,15 +29,30 @@ from threadpoolctl import threadpool_limits
 from .backend import BACKENDS, BackendUnavailableError, np, resolve_backend
 from .augment import flip_and_crop
 from .checkpoint import save_checkpoint
-from .classifiers import ConvNet, ThreeLayerConvNet
+from .classifiers import ConvNet, ThreeLayerConvNet, dirac_init
 from .optim import UPDATE_RULES
-from .solver import SCHEDULES, Solver
+from .solver import SAMPLINGS, SCHEDULES, Solver
 from .vis_utils import plot_filters, plot_history
 
 # The settings that define a run; --resume refuses a run whose settings differ.
-RUN_SETTINGS = ("model", "spec", "augment", "normalize", "num_filters", "filter_size", "hidden_dim", "weight_scale", "reg",
-                "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train", "num_val",
-                "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule", "warmup_epochs")
+RUN_SETTINGS = ("model", "spec", "augment", "crop_pad", "normalize", "num_filters", "filter_size", "hidden_dim",
+                "weight_scale", "reg", "update_rule", "learning_rate", "lr_decay", "batch_size", "num_train",
+                "num_val", "seed", "dtype", "momentum", "weight_decay", "label_smoothing", "schedule",
+                "warmup_epochs", "lr_scale", "score_scale", "sampling", "dirac_init", "lookahead")
+# The recipe of docs/training.md (issue 18: 90% on CIFAR-10 in 30 minutes on two cores), the one
+# place it is written down: the docs' command (tests/test_train.py checks they agree) and
+# bench/bench_recipe.py read it from here. Add --seed S --out DIR to run it.
+RECIPE_90 = (
+    "--model", "convnet", "--spec",
+    "CONV3-64 -> BN -> RELU -> POOL2 -> CONV3-64 -> BN -> RELU -> CONV3-128 -> BN -> RELU -> POOL2 -> "
+    "CONV3-128 -> BN -> RELU -> CONV3-128 -> BN -> RELU -> POOL2 -> CONV3-128 -> BN -> RELU -> POOL2 -> FC",
+    "--weight-scale", "he", "--dirac-init", "--score-scale", "1/9", "--normalize", "--augment", "--crop-pad", "2",
+    "--reg", "0", "--update-rule", "sgd_nesterov", "--learning-rate", "0.75", "--momentum", "0.85",
+    "--weight-decay", "0.0089", "--lr-scale", "gamma*=0", "--lr-scale", "beta*=64", "--label-smoothing", "0.2",
+    "--schedule", "linear", "--warmup-epochs", "2", "--sampling", "permutation", "--lookahead",
+    "--batch-size", "512", "--epochs", "10", "--tta", "--tta-translate", "1", "--num-test", "10000",
+    "--threads", "2",
+)
 # Rules that take --momentum (and, sgd_nesterov only, --weight-decay).
 MOMENTUM_RULES = ("sgd_momentum", "sgd_nesterov")
 
@@ -48,13 +66,40 @@ def weight_scale(text):
         raise argparse.ArgumentTypeError(f"expected a number or 'he', got {text!r}") from None
 
 
+def fraction(text):
+    """A number >= 0 written as 0.25 or 1/4."""
+    try:
+        value = float(fractions.Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 such as 0.25 or 1/4, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 such as 0.25 or 1/4, got {text!r}")
+    return value
+
+
+def lr_scale(text):
+    """'PATTERN=FACTOR' (FACTOR a number or a fraction such as 1/81) -> (pattern, factor)."""
+    pattern, sep, factor = text.partition("=")
+    try:
+        value = fraction(factor)
+    except argparse.ArgumentTypeError:
+        value = None
+    if not sep or not pattern.strip() or value is None:
+        raise argparse.ArgumentTypeError(f"expected PATTERN=FACTOR with a factor >= 0, such as 'beta*=64' "
+                                         f"or 'W7=1/81', got {text!r}")
+    return pattern.strip(), value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m cs231n_lib.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["three_layer", "convnet"], default="three_layer")
     p.add_argument("--spec", default=None,
                    help="for --model convnet: the layers in the notes' notation (see docs/architecture.md)")
-    p.add_argument("--augment", action="store_true", help="random flips and 4-pixel crops of each minibatch")
+    p.add_argument("--augment", action="store_true",
+                   help="random flips and crops (shifts of up to --crop-pad pixels) of each minibatch")
+    p.add_argument("--crop-pad", type=int, default=4,
+                   help="with --augment: the largest shift of a random crop, in pixels (default 4)")
     p.add_argument("--normalize", action="store_true",
                    help="divide the (mean-subtracted) images by the training set's standard deviation, "
                         "so that inputs have unit scale (what He initialization assumes)")
@@ -81,9 +126,29 @@ def parse_args(argv=None):
                         "--learning-rate peak (after --warmup-epochs of linear warm-up) down to zero")
     p.add_argument("--warmup-epochs", type=float, default=0.0,
                    help="with --schedule linear or cosine: epochs of linear warm-up")
+    p.add_argument("--lr-scale", type=lr_scale, action="append", default=None, metavar="PATTERN=FACTOR",
+                   help="multiply the learning rate of the parameters whose names match PATTERN "
+                        "(fnmatch: W7, 'beta*') by FACTOR, 0 to freeze them; repeatable. The "
+                        "step only: --weight-decay's shrink per step stays the same")
+    p.add_argument("--score-scale", type=fraction, default=1.0,
+                   help="for --model convnet: scores computed as this times the last layer's output "
+                        "(e.g. 1/9), a gentler last layer, in its equivalent form: that layer's initial "
+                        "weights times it, its learning rate times its square")
+    p.add_argument("--dirac-init", action="store_true",
+                   help="for --model convnet: each size-keeping conv starts as the identity on its "
+                        "first input-depth filters (classifiers.dirac_init)")
+    p.add_argument("--lookahead", action="store_true",
+                   help="every 5 steps pull the weights back to their moving average, which tightens "
+                        "towards the end; the final weights are the average (Solver's lookahead)")
+    p.add_argument("--sampling", choices=SAMPLINGS, default="replacement",
+                   help="replacement: each minibatch drawn at random (CS231n's); permutation: each "
+                        "epoch a fresh shuffle, every image once")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation in the test evaluation: average the scores of each "
                         "image and its mirror image")
+    p.add_argument("--tta-translate", type=int, default=0, metavar="PIXELS",
+                   help="with --tta: also average in the mirrored pairs of the test images shifted by "
+                        "this many pixels up-left and down-right (airbench's second level; 1 is its)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--num-train", type=int, default=49000)
@@ -116,8 +181,21 @@ def parse_args(argv=None):
     if args.weight_decay and args.update_rule != "sgd_nesterov":
         p.error(f"--weight-decay goes with --update-rule sgd_nesterov, not {args.update_rule} "
                 "(--reg is the loss's L2 term, for every rule)")
+    for flag, value in (("--score-scale", args.score_scale != 1.0), ("--dirac-init", args.dirac_init)):
+        if value and args.model != "convnet":
+            p.error(f"{flag} is for --model convnet")
+    if args.score_scale == 0:
+        p.error("--score-scale must be above 0")
     if args.label_smoothing and args.model != "convnet":
         p.error("--label-smoothing is for --model convnet (ThreeLayerConvNet.loss is CS231n's plain softmax)")
+    if args.tta_translate and not args.tta:
+        p.error("--tta-translate goes with --tta")
+    if args.tta_translate < 0:
+        p.error(f"--tta-translate must be at least 0, got {args.tta_translate}")
+    if args.crop_pad != 4 and not args.augment:
+        p.error("--crop-pad goes with --augment")
+    if args.crop_pad < 0:
+        p.error(f"--crop-pad must be at least 0, got {args.crop_pad}")
     if args.schedule == "step" and args.warmup_epochs:
         p.error("--warmup-epochs goes with --schedule linear or cosine")
     if args.schedule != "step" and args.lr_decay != 1.0:
@@ -131,7 +209,8 @@ def parse_args(argv=None):
 
 
 def run_settings(args):
-    values = vars(args) | {"learning_rate": args.learning_rate}
+    # As JSON reads them back, so that --resume compares like with like.
+    values = vars(args) | {"lr_scale": [list(pair) for pair in args.lr_scale] if args.lr_scale else None}
     return {key: values[key] for key in RUN_SETTINGS}
 
 
@@ -143,6 +222,19 @@ def optim_config(args):
     if args.weight_decay:
         config["weight_decay"] = args.weight_decay
     return config
+
+
+def lr_scales(args, model):
+    """The Solver's lr_scales from --lr-scale and --score-scale (None: every rate the same)."""
+    scales = dict(args.lr_scale or ())
+    if args.score_scale != 1.0:
+        last = last_layer_names(model)
+        overlap = [(pattern, name) for pattern in scales for name in last if fnmatch.fnmatch(name, pattern)]
+        if overlap:
+            raise ValueError(f"--score-scale sets the learning rate of {' and '.join(last)}; "
+                             f"--lr-scale {overlap[0][0]!r} also matches {overlap[0][1]}")
+        scales.update(dict.fromkeys(last, args.score_scale ** 2))
+    return scales or None
 
 
 def newest_checkpoint(out):
@@ -172,12 +264,24 @@ def load_data(args):
     return data, scale
 
 
+def last_layer_names(model):
+    """The names of the parameters of the layer that gives the scores: ``["W7", "b7"]``."""
+    last = max(int(name[1:]) for name in model.params if re.fullmatch(r"W\d+", name))
+    return [name for name in (f"W{last}", f"b{last}") if name in model.params]
+
+
 def build_model(args):
     np.random.seed(args.seed)  # the weights are drawn from NumPy's global generator, as in CS231n
     if args.model == "convnet":
-        return ConvNet(args.spec, input_dim=(3, 32, 32), weight_scale=args.weight_scale, reg=args.reg,
-                       dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed,
-                       label_smoothing=args.label_smoothing)
+        model = ConvNet(args.spec, input_dim=(3, 32, 32), weight_scale=args.weight_scale, reg=args.reg,
+                        dtype=np.dtype(args.dtype), backend=args.backend, seed=args.seed,
+                        label_smoothing=args.label_smoothing)
+        if args.dirac_init:
+            dirac_init(model)
+        if args.score_scale != 1.0:
+            for name in last_layer_names(model):  # the equivalent form: lr_scales() does the rest
+                model.params[name] *= model.params[name].dtype.type(args.score_scale)
+        return model
     return ThreeLayerConvNet(num_filters=args.num_filters, filter_size=args.filter_size,
                              hidden_dim=args.hidden_dim, weight_scale=args.weight_scale,
                              reg=args.reg, dtype=np.dtype(args.dtype), backend=args.backend)
@@ -221,13 +325,18 @@ def main(argv=None):
     out, checkpoint = prepare_output(args)
     if args.threads is not None:
         threadpool_limits(args.threads)  # for the rest of this process
-    solver = Solver(model, data, update_rule=args.update_rule,
-                    optim_config=optim_config(args), lr_decay=args.lr_decay,
-                    lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-                    num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                    checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
-                    print_every=100, augment=flip_and_crop if args.augment else None,
-                    engine=args.engine, threads=args.threads)
+    try:
+        solver = Solver(model, data, update_rule=args.update_rule,
+                        optim_config=optim_config(args), lr_decay=args.lr_decay,
+                        lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                        num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                        checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
+                        print_every=100,
+                        augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
+                        engine=args.engine, threads=args.threads,
+                        lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     if checkpoint is not None:
         solver.load_checkpoint(checkpoint)
         print(f"resumed from {checkpoint} (epoch {solver.epoch})")
@@ -241,7 +350,8 @@ def main(argv=None):
         "epochs": solver.epoch,
         "final_train_acc": solver.train_acc_history[-1],
         "best_val_acc": solver.best_val_acc,
-        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"], flip=args.tta),
+        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"], flip=args.tta,
+                                          translate=args.tta_translate),
         "train_seconds_this_run": round(seconds, 1),
         "backend": xp.__name__,
         "engine": solver.engine_note,
@@ -249,10 +359,15 @@ def main(argv=None):
         "recipe": {"update_rule": args.update_rule, "learning_rate": args.learning_rate, "momentum": args.momentum,
                    "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
                    "schedule": args.schedule, "warmup_epochs": args.warmup_epochs, "lr_decay": args.lr_decay,
-                   "augment": args.augment, "tta": args.tta},
+                   "lr_scale": dict(args.lr_scale or ()), "score_scale": args.score_scale,
+                   "sampling": args.sampling, "dirac_init": args.dirac_init, "lookahead": args.lookahead,
+                   "augment": args.augment, "crop_pad": args.crop_pad if args.augment else None, "tta": args.tta,
+                   "tta_translate": args.tta_translate},
     }
     if args.tta:
         metrics["test_acc_without_tta"] = solver.check_accuracy(data["X_test"], data["y_test"])
+    if args.tta_translate:
+        metrics["test_acc_flip_only"] = solver.check_accuracy(data["X_test"], data["y_test"], flip=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     # The solver left the best validation parameters in the model: the checkpoint to submit.
     save_checkpoint(out / "best_model.npz", model, mean_image=data["mean_image"], scale=input_scale,

@@ -25,6 +25,7 @@ Example (``data`` holds X_train, y_train, X_val, y_val)::
     solver.best_val_acc, solver.loss_history[-1]
 """
 
+import fnmatch
 import math
 import os
 import pickle
@@ -33,6 +34,7 @@ import tempfile
 from tqdm.auto import tqdm
 
 from . import optim
+from .augment import shifted
 from .backend import get_array_module, np, to_device, to_numpy
 from .engine import EngineUnsupported, TrainingEngine
 
@@ -53,8 +55,18 @@ _DEFAULTS = {
     "threads": None,  # an addition: the engine's threads per minibatch (None: one)
     "lr_schedule": "step",  # an addition: "step" (lr_decay each epoch, CS231n's), "linear" or "cosine"
     "warmup_epochs": 0,  # an addition: linear warm-up before a "linear" or "cosine" decay
+    "sampling": "replacement",  # an addition: "replacement" (CS231n's) or "permutation" (each epoch)
+    "lookahead": False,  # an addition: airbench's weight averaging every LOOKAHEAD_EVERY steps
+    "lr_scales": None,  # an addition: {name pattern: factor}, a learning rate per parameter
 }
 ENGINE_CHOICES = ("auto", "on", "off")
+SAMPLINGS = ("replacement", "permutation")
+# lookahead (airbench's, Jordan 2024): every LOOKAHEAD_EVERY steps the weights are pulled back to
+# a moving average of themselves, average = decay * average + (1 - decay) * weights, with a decay
+# of LOOKAHEAD_DECAY * progress ** 3 (progress: the fraction of training done), so that early
+# steps move freely and the last ones are averaged; the final weights are the average.
+LOOKAHEAD_EVERY = 5
+LOOKAHEAD_DECAY = 0.95 ** 5
 SCHEDULES = ("step", "linear", "cosine")
 _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -78,6 +90,46 @@ def schedule_factor(schedule, iteration, num_iterations, warmup_iterations=0):
     raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
 
 
+def lr_scale_of_each_parameter(names, lr_scales):
+    """name -> the factor of its learning rate under ``lr_scales`` (the Solver's: fnmatch
+    patterns -> factors), 1.0 for the names no pattern matches. Raises ValueError for a pattern
+    that matches no name, a name two patterns match, or a factor that is not a number >= 0."""
+    scale = dict.fromkeys(names, 1.0)
+    if not lr_scales:
+        return scale
+    if not isinstance(lr_scales, dict):
+        raise TypeError(f"lr_scales must be a dict of name patterns to factors, got {lr_scales!r}")
+    matched_by = {}
+    for pattern, factor in lr_scales.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ValueError(f"lr_scales[{pattern!r}] must be a number >= 0, got {factor!r}")
+        matches = fnmatch.filter(names, pattern)
+        if not matches:
+            raise ValueError(f"lr_scales pattern {pattern!r} matches no parameter; the model's are {names}")
+        for name in matches:
+            if name in matched_by:
+                raise ValueError(f"parameter {name!r} matches two lr_scales patterns, "
+                                 f"{matched_by[name]!r} and {pattern!r}")
+            matched_by[name] = pattern
+            scale[name] = float(factor)
+    return scale
+
+
+def per_parameter_configs(optim_config, lr_scale):
+    """name -> a copy of ``optim_config`` whose learning rate is times ``lr_scale[name]``
+    (the Solver's ``lr_scales``) and whose ``weight_decay`` is divided by it, so that
+    sgd_nesterov's decay per step, learning_rate * weight_decay, stays the same; a factor of 0
+    freezes the parameter, decay included."""
+    configs = {}
+    for name, factor in lr_scale.items():
+        config = configs[name] = dict(optim_config)
+        if factor != 1.0:
+            config["learning_rate"] *= factor
+            if factor and config.get("weight_decay"):
+                config["weight_decay"] /= factor
+    return configs
+
+
 class Solver:
     """Trains ``model`` on ``data``; see the module docstring.
 
@@ -94,7 +146,11 @@ class Solver:
     rate by lr_decay after each epoch, CS231n's; "linear" or "cosine": set it at every iteration
     to optim_config's learning_rate times :func:`schedule_factor`, a warm-up of warmup_epochs
     then a decay to zero at the end of training) and warmup_epochs (a number of epochs, may be
-    fractional). Unknown keyword arguments raise TypeError.
+    fractional), lr_scales (a dict of fnmatch patterns of parameter names to factors, e.g.
+    ``{"beta*": 64, "gamma*": 0}``: each matching parameter's learning rate is the schedule's
+    times its factor, a factor of 0 freezing it; the step, not sgd_nesterov's decoupled weight
+    decay, which stays ``learning_rate * weight_decay`` of the parameter per step; each pattern
+    must match a parameter and no parameter two patterns). Unknown keyword arguments raise TypeError.
 
     After ``train()``: loss_history, train_acc_history, val_acc_history,
     best_val_acc, best_params; the model holds the best validation parameters.
@@ -150,6 +206,14 @@ class Solver:
         self.engine_choice, self.threads = options["engine"], threads
         self.lr_schedule, self.warmup_epochs = options["lr_schedule"], options["warmup_epochs"]
         self._check_schedule()
+        self.lr_scale = self._lr_scale_of_each_parameter(options["lr_scales"])
+        if options["sampling"] not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {options['sampling']!r}")
+        self.sampling = options["sampling"]
+        if not isinstance(options["lookahead"], bool):
+            raise ValueError(f"lookahead must be True or False, got {options['lookahead']!r}")
+        self.lookahead = options["lookahead"]
+        self._shuffled = np.empty(0, dtype=np.intp)  # with "permutation": the images still to come
         self.engine = None
         self.engine_note = "not chosen yet (the first training step chooses)"
         self._engine_checked = options["engine"] == "off"
@@ -174,6 +238,11 @@ class Solver:
         if "learning_rate" not in self.optim_config:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} scales optim_config['learning_rate']: give one")
 
+    def _lr_scale_of_each_parameter(self, lr_scales):
+        if lr_scales and "learning_rate" not in self.optim_config:
+            raise ValueError("lr_scales scales optim_config['learning_rate']: give one")
+        return lr_scale_of_each_parameter(list(self.model.params), lr_scales)
+
     @staticmethod
     def _find_update_rule(rule):
         if callable(rule):
@@ -191,7 +260,8 @@ class Solver:
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
-        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+        self.lookahead_average = None  # with lookahead: the weights' moving average, once training starts
+        self.optim_configs = per_parameter_configs(self.optim_config, self.lr_scale)
 
     @property
     def xp(self):
@@ -200,8 +270,7 @@ class Solver:
 
     def _step(self):
         """One gradient update on a random minibatch. Called by train(); not for outside use."""
-        num_train = self.X_train.shape[0]
-        batch = self._rng.choice(num_train, self.batch_size)
+        batch = self._next_minibatch()
         X_host = self.X_train[batch]
         if self.augment is not None:
             X_host = self.augment(X_host, self._augment_rng)
@@ -218,6 +287,16 @@ class Solver:
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
             self.model.params[name] = next_w
+
+    def _next_minibatch(self):
+        """The training indices of the next step's minibatch."""
+        num_train = self.X_train.shape[0]
+        if self.sampling == "replacement":
+            return self._rng.choice(num_train, self.batch_size)
+        if len(self._shuffled) < self.batch_size:  # the rest of a shuffle is dropped: a fresh one
+            self._shuffled = self._rng.permutation(num_train)
+        batch, self._shuffled = self._shuffled[:self.batch_size], self._shuffled[self.batch_size:]
+        return batch
 
     def _choose_engine(self, X_batch, y_batch):
         """The engine for the steps, or None for model.loss; decided once, on the first minibatch."""
@@ -244,26 +323,38 @@ class Solver:
         self._log(f"(training engine: {self.engine_note})")
         return self.engine
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100, flip=False):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, flip=False, translate=0):
         """Fraction of ``X`` (host arrays) the model classifies correctly, as a float.
 
         num_samples: evaluate on a random subsample of this size (None: all of X).
         flip: test-time augmentation: classify by the average of the scores of each image
         and of its mirror image (left-right), the flip that augmentation trains on.
+        translate: with flip, also average in the images shifted by this many pixels up-left
+        and down-right (each with its mirror; airbench's second level): the scores are half
+        the plain pair's and half the shifted pairs' mean.
         """
+        if translate and not flip:
+            raise ValueError("translate is a second level of test-time augmentation: it goes with flip=True")
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
             keep = self._rng.choice(N, num_samples)
             N, X, y = num_samples, X[keep], y[keep]
         score = self.model.loss if self.engine is None else self.engine.loss
-        predictions = []
-        for start in range(0, N, batch_size):
-            X_batch = X[start:start + batch_size]
+
+        def scores_with_mirror(X_batch):
             scores = score(to_device(X_batch, self.xp))
             if flip:
                 # Made contiguous on the host, so that moving it to a GPU is one plain copy.
                 mirrored = score(to_device(np.ascontiguousarray(X_batch[..., ::-1]), self.xp))
                 scores = (scores + mirrored) / 2
+            return scores
+        predictions = []
+        for start in range(0, N, batch_size):
+            X_batch = X[start:start + batch_size]
+            scores = scores_with_mirror(X_batch)
+            if translate:
+                moved = [scores_with_mirror(shifted(X_batch, d, d)) for d in (-translate, translate)]
+                scores = scores / 2 + (moved[0] + moved[1]) / 4
             predictions.append(to_numpy(scores.argmax(axis=1)))
         return float(np.mean(np.concatenate(predictions) == y))
 
@@ -289,13 +380,17 @@ class Solver:
             train_acc, val_acc = self._record_accuracies()
             self._log(f"(Epoch 0 / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
         warmup_iterations = min(round(self.warmup_epochs * iterations_per_epoch), num_iterations - 1)
+        if self.lookahead and self.lookahead_average is None:  # from the initial weights
+            self.lookahead_average = {name: w.copy() for name, w in self.model.params.items()}
         for t in range(first, num_iterations):
             if self.lr_schedule != "step":
                 rate = self.optim_config["learning_rate"] * schedule_factor(
                     self.lr_schedule, t, num_iterations, warmup_iterations)
-                for config in self.optim_configs.values():
-                    config["learning_rate"] = rate
+                for name, config in self.optim_configs.items():
+                    config["learning_rate"] = rate * self.lr_scale[name]
             self._step()
+            if self.lookahead:
+                self._lookahead(t + 1, num_iterations)
             bar.update(1)
             bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", refresh=False)
             if self.verbose and t % self.print_every == 0:
@@ -313,6 +408,18 @@ class Solver:
         bar.close()
         self.model.params = self.best_params
         restore_bn_state(self.model, self.best_bn_state)
+
+    def _lookahead(self, steps_done, num_iterations):
+        """After step ``steps_done`` (1-based): every LOOKAHEAD_EVERY steps and after the last,
+        average and pull the weights back to the average, in place (the engine's views stay)."""
+        params = self.model.params
+        if steps_done % LOOKAHEAD_EVERY and steps_done < num_iterations:
+            return
+        decay = LOOKAHEAD_DECAY * (steps_done / num_iterations) ** 3 if steps_done < num_iterations else 1.0
+        for name, w in params.items():
+            average = self.lookahead_average[name]
+            average += (1 - decay) * (w - average)
+            w[...] = average
 
     def _log(self, message):
         if self.verbose:
@@ -345,6 +452,8 @@ class Solver:
             "loss_history": self.loss_history,
             "train_acc_history": self.train_acc_history,
             "val_acc_history": self.val_acc_history,
+            "lookahead_average": None if self.lookahead_average is None else
+            {k: to_numpy(v) for k, v in self.lookahead_average.items()},
         }
         filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
         folder = os.path.dirname(os.path.abspath(filename))
@@ -383,6 +492,8 @@ class Solver:
                               for name, config in checkpoint["optim_configs"].items()}
         for key in ("epoch", "best_val_acc", "loss_history", "train_acc_history", "val_acc_history"):
             setattr(self, key, checkpoint[key])
+        average = checkpoint.get("lookahead_average")
+        self.lookahead_average = None if average is None else {k: to_device(v, xp) for k, v in average.items()}
 
 
 def bn_state(model):

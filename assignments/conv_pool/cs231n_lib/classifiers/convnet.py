@@ -12,7 +12,7 @@ with an optional batch normalization (``BN``) right after any CONV or FC layer.
 (2, 10)
 """
 
-from ..backend import np, resolve_backend, to_device
+from ..backend import get_array_module, np, resolve_backend, to_device
 from ..checks import require_float_array, require_label_smoothing
 from ..fast_layers import (avg_pool_backward_fast, avg_pool_forward_fast, conv_backward_fast,
                            conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast)
@@ -224,3 +224,30 @@ class ConvNet:
             else:
                 dout = relu_backward(dout, cache)
         return data_loss + 0.5 * self.reg * float(weight_norms), grads
+
+
+def dirac_init(model):
+    """Start each size-keeping CONV of ``model`` (a ConvNet) with at least as many filters as
+    input channels as the identity: filter c of its first C filters passes input channel c
+    through (a 1 at the centre of its channel c, 0 elsewhere); the other filters keep their
+    random weights. With batch normalization after each conv, a deep stack then starts close
+    to a shallow one and trains sooner (airbench's initialization, Jordan 2024).
+
+    Changes ``model.params`` in place; returns the names of the weights it set, e.g. ``["W2"]``.
+    A conv with a stride, an even size or other padding is left as it was.
+    """
+    changed = []
+    for position, number in model.param_index.items():
+        layer = model.layers[position]
+        if not isinstance(layer, Conv) or layer.stride != 1 or layer.size % 2 == 0:
+            continue
+        W = model.params[f"W{number}"]  # (F, C, size, size)
+        filters, channels = W.shape[:2]
+        if channels > filters or layer.pad != (layer.size - 1) * layer.dilation // 2:
+            continue
+        centre = layer.size // 2
+        W[:channels] = 0
+        index = get_array_module(W).arange(channels)
+        W[index, index, centre, centre] = 1
+        changed.append(f"W{number}")
+    return changed
