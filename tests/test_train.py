@@ -310,3 +310,18 @@ def test_score_scale_trains_like_scores_times_the_scale(data_dir, tmp_path):
     with pytest.raises(SystemExit, match="--lr-scale 'W\\*' also matches W2"):
         run(data_dir, tmp_path / "both", *CONVNET, "--update-rule", "sgd_nesterov", "--score-scale", "0.5",
             "--lr-scale", "W*=2")
+
+
+def test_the_docs_recipe_command_is_train_recipe_90():
+    """docs/training.md's command for the 90% recipe runs exactly train.RECIPE_90 (which the
+    benchmark reads), plus a seed and a folder."""
+    import pathlib
+    import re
+    import shlex
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "training.md").read_text()
+    block = re.search(r"```bash\nfor seed in [^\n]*\n(.*?)\ndone\n```", text, re.S)
+    assert block, "docs/training.md: the recipe's for-seed loop is missing"
+    words = shlex.split(block.group(1).replace("\\\n", " "))
+    flags = words[words.index("cs231n_lib.train") + 1:]
+    assert flags[-4:] == ["--seed", "$seed", "--out", "runs/recipe90-seed$seed"]
+    assert tuple(flags[:-4]) == train.RECIPE_90
