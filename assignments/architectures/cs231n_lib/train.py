@@ -237,6 +237,20 @@ def lr_scales(args, model):
     return scales or None
 
 
+def make_solver(args, model, data, out):
+    """The Solver that trains ``model`` on ``data`` as the command line says, checkpointing into
+    the folder ``out`` (``bench/recipe_torch_accuracy.py`` trains PyTorch's net with this one)."""
+    return Solver(model, data, update_rule=args.update_rule,
+                  optim_config=optim_config(args), lr_decay=args.lr_decay,
+                  lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                  num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                  checkpoint_name=str(pathlib.Path(out) / "checkpoint"), verbose=args.verbose,
+                  print_every=100,
+                  augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
+                  engine=args.engine, threads=args.threads,
+                  lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
+
+
 def newest_checkpoint(out):
     """The checkpoint of the highest epoch in ``out``, or None."""
     found = []
@@ -326,15 +340,7 @@ def main(argv=None):
     if args.threads is not None:
         threadpool_limits(args.threads)  # for the rest of this process
     try:
-        solver = Solver(model, data, update_rule=args.update_rule,
-                        optim_config=optim_config(args), lr_decay=args.lr_decay,
-                        lr_schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-                        num_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                        checkpoint_name=str(out / "checkpoint"), verbose=args.verbose,
-                        print_every=100,
-                        augment=functools.partial(flip_and_crop, pad=args.crop_pad) if args.augment else None,
-                        engine=args.engine, threads=args.threads,
-                        lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
+        solver = make_solver(args, model, data, out)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     if checkpoint is not None:
