@@ -15,7 +15,7 @@ ConvNet's BN running statistics of that epoch; PyTorch's running statistics are 
 buffers, always the last step's. The script says which epoch was best: when it is the last (as
 in all of the engine's runs), the test accuracy is of exactly the model trained.
 
-    .venv/bin/python bench/recipe_torch_accuracy.py --seed 0       # about 50 minutes on 2 cores
+    .venv/bin/python bench/recipe_torch_accuracy.py --seed 0       # about 42 minutes on 2 cores
     .venv/bin/python bench/recipe_torch_accuracy.py --epochs 1 --num-train 2000   # a smoke run
 
 Writes ``metrics.json`` and the checkpoints into ``--out`` and appends a row to docs/benchmarks.md.
