@@ -78,8 +78,8 @@ class TorchModel:
 
 def check_same_gradients(command, X, y):
     """The kit's model.loss and TorchModel's on one batch, both in float64 from the initial weights
-    of ``command`` (train's arguments): the largest difference of the loss and of any gradient, relative to its largest value
-    (or SystemExit past 1e-6). In float32 the two differ by their rounding, about 1% of the conv
+    of ``command`` (train's arguments): the largest difference of the loss and of any gradient,
+    relative to its largest value (or SystemExit past 1e-6). In float32 the two differ by their rounding, about 1% of the conv
     gradients under BN (docs/library.md, the training engine's check); the identity-initialized
     convs' gammas have gradients that are zero but for rounding, held to the engine's
     ROUNDING_FLOOR of the largest gradient instead."""
@@ -123,12 +123,9 @@ def main(argv=None):
         started = time.perf_counter()
         solver.train()
         seconds = time.perf_counter() - started
-        X_test, y_test = data["X_test"], data["y_test"]
         metrics = {
             "seed": options.seed, "epochs": solver.epoch, "threads": args.threads,
-            "test_acc": solver.check_accuracy(X_test, y_test, flip=args.tta, translate=args.tta_translate),
-            "test_acc_flip_only": solver.check_accuracy(X_test, y_test, flip=True),
-            "test_acc_without_tta": solver.check_accuracy(X_test, y_test),
+            **train.accuracies_on_test_set(args, solver, data),
             "best_val_acc": solver.best_val_acc,
             "best_epoch": solver.val_acc_history.index(solver.best_val_acc),
             "final_train_acc": solver.train_acc_history[-1],
@@ -150,7 +147,8 @@ def main(argv=None):
            notes=(f"`bench/recipe_torch_accuracy.py`: the kit's Solver and data as `train.RECIPE_90` sets them, "
                   f"the forward and backward of PyTorch {torch.__version__} (`torch.set_num_threads({args.threads})`). "
                   f"Loss and gradients agree with the kit's `model.loss` on 64 training images to "
-                  f"{difference:.1e} relative before training. Test accuracy on {len(y_test):,} images. Load average (1, 5, 15 min) before "
+                  f"{difference:.1e} relative before training. Test accuracy on {len(data['y_test']):,} images. "
+                  f"Load average (1, 5, 15 min) before "
                   f"{tuple(round(x, 1) for x in load_before)}, after {tuple(round(x, 1) for x in load_after)}."))
     return metrics
 

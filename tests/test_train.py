@@ -1,7 +1,10 @@
 """The training entry point on a small CIFAR-10 in the real format: outputs, resume, errors."""
 
 import json
+import pathlib
 import pickle
+import re
+import shlex
 
 import pytest
 
@@ -315,9 +318,6 @@ def test_score_scale_trains_like_scores_times_the_scale(data_dir, tmp_path):
 def test_the_docs_recipe_command_is_train_recipe_90():
     """docs/training.md's command for the 90% recipe runs exactly train.RECIPE_90 (which the
     benchmark reads), plus a seed and a folder."""
-    import pathlib
-    import re
-    import shlex
     text = (pathlib.Path(__file__).parents[1] / "docs" / "training.md").read_text()
     block = re.search(r"```bash\nfor seed in [^\n]*\n(.*?)\ndone\n```", text, re.S)
     assert block, "docs/training.md: the recipe's for-seed loop is missing"

@@ -251,6 +251,19 @@ def make_solver(args, model, data, out):
                   lr_scales=lr_scales(args, model), sampling=args.sampling, lookahead=args.lookahead)
 
 
+def accuracies_on_test_set(args, solver, data):
+    """The trained model's accuracy on the test set: ``test_acc`` with the test-time augmentation
+    the command asks for, and with --tta also ``test_acc_without_tta``, with --tta-translate also
+    ``test_acc_flip_only`` (the flip alone)."""
+    X, y = data["X_test"], data["y_test"]
+    accuracies = {"test_acc": solver.check_accuracy(X, y, flip=args.tta, translate=args.tta_translate)}
+    if args.tta:
+        accuracies["test_acc_without_tta"] = solver.check_accuracy(X, y)
+    if args.tta_translate:
+        accuracies["test_acc_flip_only"] = solver.check_accuracy(X, y, flip=True)
+    return accuracies
+
+
 def newest_checkpoint(out):
     """The checkpoint of the highest epoch in ``out``, or None."""
     found = []
@@ -356,8 +369,7 @@ def main(argv=None):
         "epochs": solver.epoch,
         "final_train_acc": solver.train_acc_history[-1],
         "best_val_acc": solver.best_val_acc,
-        "test_acc": solver.check_accuracy(data["X_test"], data["y_test"], flip=args.tta,
-                                          translate=args.tta_translate),
+        **accuracies_on_test_set(args, solver, data),
         "train_seconds_this_run": round(seconds, 1),
         "backend": xp.__name__,
         "engine": solver.engine_note,
@@ -370,10 +382,6 @@ def main(argv=None):
                    "augment": args.augment, "crop_pad": args.crop_pad if args.augment else None, "tta": args.tta,
                    "tta_translate": args.tta_translate},
     }
-    if args.tta:
-        metrics["test_acc_without_tta"] = solver.check_accuracy(data["X_test"], data["y_test"])
-    if args.tta_translate:
-        metrics["test_acc_flip_only"] = solver.check_accuracy(data["X_test"], data["y_test"], flip=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     # The solver left the best validation parameters in the model: the checkpoint to submit.
     save_checkpoint(out / "best_model.npz", model, mean_image=data["mean_image"], scale=input_scale,
